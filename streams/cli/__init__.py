@@ -1,0 +1,47 @@
+"""The `cxkpi` command: thin wrappers that parse arguments, call the library and report."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from streams.cli import broker_cmd, demo_cmd, generate_cmd, topics_cmd
+from streams.config import SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxkpi", description="Streaming consumer-experience KPIs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (broker_cmd, topics_cmd, generate_cmd, demo_cmd):
+        module.register(sub)
+    return parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (a supervisor, `timeout`) unwinds like Ctrl-C, so cleanup in `finally` runs
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args.settings = load_settings()
+        handler: Command = args.handler
+        return handler(args)
+    except SettingsError as exc:
+        print(f"cxkpi: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cxkpi: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

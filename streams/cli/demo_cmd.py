@@ -1,0 +1,70 @@
+"""`cxkpi demo`: broker, topics and a scenario streaming live, then a clean stop."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from kafka.errors import KafkaError
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.cli import generate_cmd
+from streams.generator.scenarios import SCENARIOS
+from streams.generator.stream import DEFAULT_START_MS
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="start the broker, create topics and stream a scenario live")
+    p.add_argument("--scenario", choices=SCENARIOS, default="livestream-burst")
+    p.add_argument("--duration", type=generate_cmd.parse_duration_ms, default=generate_cmd.parse_duration_ms("48h"))
+    p.add_argument("--rate", type=float, default=2.0, help="paid orders per second of event time")
+    p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
+    p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = args.settings
+    started = False
+    try:
+        if settings.external_cluster or localkafka.status(settings).running:
+            localkafka.wait_ready(settings.bootstrap, timeout_s=15)
+            print(f"using the Kafka cluster at {settings.bootstrap}")
+        else:
+            print("starting Kafka (first run downloads its jars with Maven)...", flush=True)
+            print(localkafka.start(settings).describe())
+            started = True
+        report = create_topics(settings)
+        print(f"topics: created {len(report.created)}, already there {len(report.existing)}")
+        hours = args.duration / 3_600_000
+        minutes = args.duration / 1000 / args.speedup / 60
+        print(
+            f"streaming scenario '{args.scenario}': {hours:g} h of business at {args.rate:g} orders/s, "
+            f"{args.speedup:g}x faster than real time (about {minutes:.1f} min); Ctrl-C stops",
+            flush=True,
+        )
+        gen_args = argparse.Namespace(
+            settings=settings,
+            scenario=args.scenario,
+            events=None,
+            duration=args.duration,
+            rate=args.rate,
+            seed=1,
+            start=DEFAULT_START_MS,
+            speedup=args.speedup,
+            out=None,
+            late_ratio=0.0,
+            late_max=generate_cmd.parse_duration_ms("5m"),
+            dup_ratio=0.0,
+            bad_ratio=0.0,
+        )
+        return generate_cmd.run(gen_args)
+    except (localkafka.BrokerError, KafkaError) as exc:
+        print(f"cxkpi demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if started and not args.keep:
+            localkafka.stop(settings)
+            print("kafka stopped")

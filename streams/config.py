@@ -1,0 +1,76 @@
+"""Settings: one typed object read once at start-up from `CXKPI_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+DEFAULT_KAFKA_PORT = 9092
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap: str = f"127.0.0.1:{DEFAULT_KAFKA_PORT}"
+    """Kafka bootstrap servers (CXKPI_BOOTSTRAP)."""
+    external_cluster: bool = False
+    """True when CXKPI_BOOTSTRAP was given: use that cluster, start nothing."""
+    cache_dir: Path = Path(".cache")
+    """Downloaded jars and tools (CXKPI_CACHE_DIR)."""
+    kafka_port: int = DEFAULT_KAFKA_PORT
+    """Port of the local broker's client listener (CXKPI_KAFKA_PORT)."""
+    kafka_controller_port: int = DEFAULT_KAFKA_PORT + 1
+    """Port of the local broker's KRaft controller listener (CXKPI_KAFKA_CONTROLLER_PORT)."""
+    kafka_data_dir: Path = Path(".cache/kafka-data")
+    """Local broker's data, logs and pid file (CXKPI_KAFKA_DATA_DIR)."""
+    kafka_heap: str = "512m"
+    """Local broker's JVM heap (CXKPI_KAFKA_HEAP)."""
+    topic_partitions: int = 0
+    """Override of input partition counts (CXKPI_TOPIC_PARTITIONS); 0 keeps the contract's."""
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache_dir / "kafka-jars"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    defaults = Settings()
+    kafka_port = _int(env, "CXKPI_KAFKA_PORT", defaults.kafka_port)
+    bootstrap = env.get("CXKPI_BOOTSTRAP", "")
+    cache_dir = Path(env.get("CXKPI_CACHE_DIR") or defaults.cache_dir)
+    settings = Settings(
+        bootstrap=bootstrap or f"127.0.0.1:{kafka_port}",
+        external_cluster=bool(bootstrap),
+        cache_dir=cache_dir,
+        kafka_port=kafka_port,
+        kafka_controller_port=_int(env, "CXKPI_KAFKA_CONTROLLER_PORT", kafka_port + 1),
+        kafka_data_dir=Path(env.get("CXKPI_KAFKA_DATA_DIR") or cache_dir / "kafka-data"),
+        kafka_heap=env.get("CXKPI_KAFKA_HEAP") or defaults.kafka_heap,
+        topic_partitions=_int(env, "CXKPI_TOPIC_PARTITIONS", 0),
+    )
+    for port_field in ("kafka_port", "kafka_controller_port"):
+        port = getattr(settings, port_field)
+        if not 0 < port < 65536:
+            raise SettingsError(f"{port_field}={port} is not a TCP port")
+    return settings
+
+
+def describe(settings: Settings) -> list[str]:
+    """One 'name = value' line per setting, for `cxkpi config`."""
+    return [f"{f.name} = {getattr(settings, f.name)}" for f in fields(settings)]

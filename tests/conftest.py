@@ -1,0 +1,43 @@
+"""Shared fixtures. Integration tests (marker `kafka`) share one real broker per test run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams import localkafka
+from streams.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A real Kafka 4.x broker on free loopback ports, or CXKPI_BOOTSTRAP's cluster when set."""
+    if os.environ.get("CXKPI_BOOTSTRAP"):
+        yield load_settings()
+        return
+    data = tmp_path_factory.mktemp("kafka")
+    port, controller = free_port(), free_port()
+    env = {
+        "CXKPI_CACHE_DIR": str(REPO / ".cache"),
+        "CXKPI_KAFKA_PORT": str(port),
+        "CXKPI_KAFKA_CONTROLLER_PORT": str(controller),
+        "CXKPI_KAFKA_DATA_DIR": str(data),
+    }
+    settings = load_settings(env)
+    localkafka.start(settings)
+    try:
+        yield settings
+    finally:
+        localkafka.stop(settings)
