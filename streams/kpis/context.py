@@ -1,0 +1,83 @@
+"""What a KPI area writes to: window aggregates and per-event metrics, for one partition."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Protocol
+
+from streams.kpis.catalog import KPI_BY_NAME, Agg, Kpi
+from streams.windows import PartitionWindows
+
+
+class MetricsSink(Protocol):
+    """Per-event Prometheus updates; `outputs/metrics.py` implements it, tests may ignore it."""
+
+    def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None: ...
+
+    def observe(self, name: str, labels: tuple[str, ...], value: float) -> None: ...
+
+
+class NullMetrics:
+    def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        pass
+
+    def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
+        pass
+
+
+def dims_key(kpi: str, dims: tuple[str, ...], values: dict[str, str]) -> str:
+    """'kpi|dim=value,dim=value' (dimension names in catalog order)."""
+    return kpi + "|" + ",".join(f"{d}={values[d]}" for d in dims)
+
+
+def parse_dims(key: str) -> tuple[str, dict[str, str]]:
+    kpi, _, dims = key.partition("|")
+    return kpi, dict(pair.split("=", 1) for pair in dims.split(",") if pair)
+
+
+class Context:
+    """Routes one KPI update to every dimension set it applies to, in every window size."""
+
+    def __init__(self, windows: PartitionWindows, metrics: MetricsSink):
+        self.windows = windows
+        self.metrics = metrics
+
+    def _add(
+        self,
+        kpi: Kpi,
+        values: dict[str, str],
+        t_ms: int,
+        index: int,
+        amount: float,
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        settle_ms = int(kpi.settle_s * 1000)
+        for dims in kpi.dims:
+            if (only is None or dims == only) and all(d in values for d in dims):
+                self.windows.add(dims_key(kpi.name, dims, values), kpi.width, t_ms, settle_ms, index, amount)
+
+    def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
+        self._add(KPI_BY_NAME[name], values, t_ms, 0, amount)
+
+    def ratio(
+        self,
+        name: str,
+        values: dict[str, str],
+        t_ms: int,
+        num: float,
+        den: float = 1.0,
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        """Add to numerator and denominator; `only` restricts it to one dimension set."""
+        kpi = KPI_BY_NAME[name]
+        if num:
+            self._add(kpi, values, t_ms, 0, num, only)
+        if den:
+            self._add(kpi, values, t_ms, 1, den, only)
+
+    def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
+        kpi = KPI_BY_NAME[name]
+        assert kpi.agg is Agg.HISTOGRAM
+        self._add(kpi, values, t_ms, 0, 1.0)
+        self._add(kpi, values, t_ms, 1, seconds)
+        self._add(kpi, values, t_ms, 2 + bisect_left(kpi.buckets, seconds), 1.0)

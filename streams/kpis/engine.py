@@ -1,0 +1,239 @@
+"""The functional core for one partition: valid events in, order state and window aggregates out.
+
+Faust agents feed it; the benchmark and the tests drive it directly. State lives in two
+mappings it is handed (orders by order_id, tickets by ticket_id) so the shell can back
+them with changelogged tables; everything else is derived from events.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.kpis import areas
+from streams.kpis.catalog import KPIS
+from streams.kpis.context import Context, MetricsSink, NullMetrics
+from streams.windows import ClosedWindow, PartitionWindows
+
+Event = dict[str, Any]
+State = dict[str, Any]
+
+OUTCOMES = ("applied", "late", "parked", "duplicate", "rejected")
+OVERDUE_ALERT_STEPS = (10, 25, 50, 100, 250, 500, 1000)
+"""A merchant's overdue backlog is reported each time it reaches one of these counts."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    window_sizes_ms: tuple[int, ...] = (60_000, 3_600_000)
+    grace_ms: int = 10 * 60_000
+    idle_ms: int = 3_600_000
+
+
+@dataclass
+class OverdueAlert:
+    merchant_id: str
+    overdue_orders: int
+    event_time: int
+
+
+@dataclass
+class PartitionEngine:
+    partition: int
+    orders: MutableMapping[str, State]
+    tickets: MutableMapping[str, State]
+    config: EngineConfig = field(default_factory=EngineConfig)
+    metrics: MetricsSink = field(default_factory=NullMetrics)
+
+    def __post_init__(self) -> None:
+        settles = tuple(sorted({int(k.settle_s * 1000) for k in KPIS}))
+        self.windows = PartitionWindows(self.config.window_sizes_ms, settles, self.config.grace_ms, self.config.idle_ms)
+        self.ctx = Context(self.windows, self.metrics)
+        self.touched_orders: set[str] = set()
+        self.touched_tickets: set[str] = set()
+        self.due: list[tuple[int, str]] = []
+        self.overdue_by_category: dict[str, int] = {}
+        self.overdue_by_merchant: dict[str, int] = {}
+        self.alerts: list[OverdueAlert] = []
+
+    # -- entry point ----------------------------------------------------------------
+    def process(self, topic: str, event: Event) -> str:
+        """Apply one valid event; returns its outcome (see OUTCOMES)."""
+        late = self.windows.observe(topic, event["event_time"])
+        kind = event["event_type"]
+        outcome = self._ticket(event) if kind.startswith("ticket.") else self._order_event(topic, event)
+        if outcome == "applied" and late:
+            return "late"
+        return outcome
+
+    def close_due(self) -> list[ClosedWindow]:
+        self._mark_overdue()
+        return list(self.windows.close_due())
+
+    # -- orders -----------------------------------------------------------------------
+    def _order_event(self, topic: str, event: Event) -> str:
+        order_id = event["order_id"]
+        state = self.orders.get(order_id)
+        if state is not None and event["event_id"] in state["seen"]:
+            return "duplicate"
+        if state is None:
+            state = {"seen": []}
+        state["seen"].append(event["event_id"])
+        self.orders[order_id] = state
+        self.touched_orders.add(order_id)
+        if event["event_type"] == "order.paid":
+            if "paid" in state:
+                return "duplicate"  # a second payment record under another event id
+            self._paid(state, event)
+            for parked_topic, parked in state.pop("parked", []):
+                self._apply(state, parked_topic, parked)
+            return "applied"
+        if "paid" not in state:
+            state.setdefault("parked", []).append([topic, event])
+            return "parked"
+        self._apply(state, topic, event)
+        return "applied"
+
+    def _paid(self, state: State, e: Event) -> None:
+        state.update(
+            paid=e["event_time"],
+            promised=e["promised_ship_by"],
+            presale=e["presale"],
+            cat=e["category"],
+            ch=e["channel"],
+            seller="creator" if e["creator_id"] is not None else "merchant",
+            m=e["merchant_id"],
+            ls=e["livestream_id"],
+            elig=e["express_refund_eligible"],
+            ins=e["return_shipping_insured"],
+            g=e["guarantees"],
+            status="paid",
+            upd=e["event_time"],
+        )
+        state.setdefault("shipped", None)
+        state.setdefault("closed", None)
+        areas.on_paid(self.ctx, state, e)
+        areas.apply_cohort_delta(self.ctx, state, (0.0, 0.0))
+        heapq.heappush(self.due, (state["promised"], e["order_id"]))
+
+    def _apply(self, state: State, topic: str, e: Event) -> None:
+        kind, t = e["event_type"], e["event_time"]
+        state["upd"] = max(state["upd"], t)
+        before = areas.cohort_48h(state)
+        if kind == "shipment.shipped":
+            if state["shipped"] is None or t < state["shipped"]:
+                first = state["shipped"] is None
+                state["shipped"] = t
+                state["carrier"] = e["carrier"]
+                if first:
+                    areas.on_shipped(self.ctx, state, e)
+                self._clear_overdue(state)
+            if state["status"] in ("paid",):
+                state["status"] = "shipped"
+        elif kind == "shipment.delivered":
+            state["status"] = "delivered"
+        elif kind.startswith("shipment."):
+            if kind == "shipment.exception":
+                state["exc"] = t
+                if state["status"] in ("paid", "shipped"):
+                    state["status"] = "in_transit_exception"
+            if kind == "shipment.buyer_notified" and state.get("exc") is None:
+                state.setdefault("notices", []).append(e)  # its exception is still on the way
+            else:
+                areas.on_shipment_update(self.ctx, state, e)
+            if kind == "shipment.exception":
+                for notice in state.pop("notices", []):
+                    areas.on_shipment_update(self.ctx, state, notice)
+        elif kind == "order.cancelled":
+            self._close(state, t, "cancelled")
+        elif kind == "refund.requested":
+            refund = state.setdefault("refunds", {}).setdefault(e["refund_id"], {})
+            refund.update(asked=t, express=e["express"])
+            if state["status"] not in ("refunded", "cancelled"):
+                state["status"] = "refunding"
+            areas.on_refund_requested(self.ctx, state, e)
+            if "done" in refund:  # the completion arrived first
+                areas.on_refund_completed(self.ctx, state, refund.pop("done"), (t, e["express"]))
+        elif kind == "refund.completed":
+            refund = state.setdefault("refunds", {}).setdefault(e["refund_id"], {})
+            if "asked" in refund:
+                areas.on_refund_completed(self.ctx, state, e, (refund["asked"], refund["express"]))
+            else:
+                refund["done"] = e
+            self._close(state, t, "refunded")
+        elif kind == "feedback.negative":
+            areas.on_negative_feedback(self.ctx, state, e)
+        # refund.approved / refund.rejected change no KPI
+        areas.apply_cohort_delta(self.ctx, state, before)
+
+    def _close(self, state: State, t: int, status: str) -> None:
+        if state["closed"] is None or t < state["closed"]:
+            state["closed"] = t
+        state["status"] = status
+        if state["shipped"] is None:
+            self._clear_overdue(state)
+
+    # -- overdue backlog --------------------------------------------------------------
+    def _mark_overdue(self) -> None:
+        wm = self.windows.watermark()
+        while self.due and wm is not None and self.due[0][0] < wm:
+            _, order_id = heapq.heappop(self.due)
+            state = self.orders.get(order_id)
+            if state is None or state.get("shipped") is not None or state.get("closed") is not None:
+                continue
+            state["overdue"] = True
+            self.orders[order_id] = state
+            self.touched_orders.add(order_id)
+            self._count_overdue(state, +1, wm)
+
+    def _clear_overdue(self, state: State) -> None:
+        if state.pop("overdue", False):
+            self._count_overdue(state, -1, state["upd"])
+
+    def _count_overdue(self, state: State, step: int, t: int) -> None:
+        cat, merchant = state["cat"], state["m"]
+        self.overdue_by_category[cat] = self.overdue_by_category.get(cat, 0) + step
+        n = self.overdue_by_merchant.get(merchant, 0) + step
+        if n:
+            self.overdue_by_merchant[merchant] = n
+        else:
+            self.overdue_by_merchant.pop(merchant, None)
+        if step > 0 and n in OVERDUE_ALERT_STEPS:
+            self.alerts.append(OverdueAlert(merchant, n, t))
+
+    # -- tickets ----------------------------------------------------------------------
+    def _ticket(self, e: Event) -> str:
+        ticket_id = e["ticket_id"]
+        state = self.tickets.get(ticket_id) or {"seen": []}
+        if e["event_id"] in state["seen"]:
+            return "duplicate"
+        state["seen"].append(e["event_id"])
+        self.tickets[ticket_id] = state
+        self.touched_tickets.add(ticket_id)
+        if e["event_type"] == "ticket.opened":
+            state["opened"] = e["event_time"]
+            state["handler"] = e["handled_by"]
+            areas.on_ticket_opened(self.ctx, e)
+            for parked in state.pop("parked", []):
+                self._ticket_followup(state, parked)
+            return "applied"
+        if "opened" not in state:
+            state.setdefault("parked", []).append(e)
+            return "parked"
+        self._ticket_followup(state, e)
+        return "applied"
+
+    def _ticket_followup(self, state: State, e: Event) -> None:
+        if e["event_type"] == "ticket.first_response":
+            if not state.get("responded"):
+                state["responded"] = True
+                areas.on_first_response(self.ctx, e, state["opened"])
+        else:
+            areas.on_ticket_resolved(self.ctx, e, state.get("handler"))
+
+    def drain_touched(self) -> tuple[set[str], set[str]]:
+        orders, tickets = self.touched_orders, self.touched_tickets
+        self.touched_orders, self.touched_tickets = set(), set()
+        return orders, tickets

@@ -1,0 +1,114 @@
+"""The KPI core against the plain batch reference, in order and shuffled within the grace."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.generator.scenarios import HOUR_MS, scenario
+from streams.generator.stream import EventStream, Faults
+from streams.kpis.engine import EngineConfig
+from streams.kpis.pipeline import LocalPipeline
+from tests.kpis_reference import batch_kpis
+
+HOUR = 3_600_000
+CONFIG = EngineConfig(window_sizes_ms=(HOUR,), grace_ms=10 * 60_000)
+
+
+def _records(faults: Faults | None = None, seed: int = 5) -> list[tuple[str, bytes, bytes]]:
+    stream = EventStream(
+        scenario("livestream-burst"), seed=seed, rate_per_s=0.4, duration_ms=8 * HOUR_MS, faults=faults or Faults()
+    )
+    return [(r.topic, r.key, r.value) for r in stream]
+
+
+def _final_by_key(windows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[int, float | None]]:
+    out = {}
+    for w in windows:
+        if w["window_end"] - w["window_start"] != HOUR:
+            continue
+        dims = ",".join(f"{k}={v}" for k, v in w["dimensions"].items())
+        out[(w["kpi"], dims, w["window_start"])] = (w["count"], w["value"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def records() -> list[tuple[str, bytes, bytes]]:
+    return _records()
+
+
+@pytest.fixture(scope="module")
+def in_order(records: list[tuple[str, bytes, bytes]]) -> dict[tuple[str, str, int], tuple[int, float | None]]:
+    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+    pipeline.feed(records)
+    assert pipeline.outcomes.get("rejected", 0) == 0
+    return _final_by_key(pipeline.windows)
+
+
+def test_matches_batch_reference(records: list[tuple[str, bytes, bytes]], in_order: dict[Any, Any]) -> None:
+    expected = batch_kpis([orjson.loads(v) for _, _, v in records], HOUR)
+    compared = 0
+    for key, (count, value) in expected.items():
+        if key not in in_order:
+            continue  # window not final yet at the end of the stream
+        got_count, got_value = in_order[key]
+        assert got_count == count, key
+        if value is None:
+            assert got_value is None, key
+        else:
+            assert got_value == pytest.approx(value, rel=1e-9, abs=1e-9), key
+        compared += 1
+    kpis_compared = {k[0] for k in expected if k in in_order}
+    assert kpis_compared == {k[0] for k in expected}, kpis_compared
+    assert compared > 300
+    # every final window's total for these KPIs exists in the reference too
+    for key in in_order:
+        if key[0] in {k[0] for k in expected} and key[1] == "":
+            assert key in expected or in_order[key][1] in (None, 0.0), key
+
+
+def test_shuffled_within_grace_gives_same_windows(
+    records: list[tuple[str, bytes, bytes]], in_order: dict[Any, Any]
+) -> None:
+    rng = random.Random(3)
+    jittered = sorted(
+        records, key=lambda r: orjson.loads(r[2])["event_time"] + rng.randint(0, 5 * 60_000)
+    )  # each event moved by up to 5 min < 10 min grace
+    assert jittered != records
+    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+    pipeline.feed(jittered)
+    assert pipeline.outcomes.get("late", 0) == 0
+    _assert_same(_final_by_key(pipeline.windows), in_order)
+
+
+def _assert_same(got: dict[Any, Any], want: dict[Any, Any]) -> None:
+    assert got.keys() == want.keys()
+    for key, (count, value) in want.items():
+        assert got[key][0] == count, key
+        if value is None:
+            assert got[key][1] is None, key
+        else:
+            assert got[key][1] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
+def test_duplicates_and_garbage_change_nothing(in_order: dict[Any, Any]) -> None:
+    noisy = _records(Faults(dup_ratio=0.05, bad_ratio=0.02, late_ratio=0.1, late_max_ms=5 * 60_000))
+    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+    pipeline.feed(noisy)
+    assert pipeline.outcomes["duplicate"] > 0 and pipeline.outcomes["rejected"] > 0
+    assert sum(pipeline.outcomes.values()) == len(noisy)
+    _assert_same(_final_by_key(pipeline.windows), in_order)
+
+
+def test_beyond_grace_is_counted_late() -> None:
+    records = _records(seed=8)
+    # hold one shipment back by 3 h: far beyond the 10 min grace
+    idx = next(i for i, r in enumerate(records) if b'"shipment.shipped"' in r[2] and i > len(records) // 4)
+    held = records.pop(idx)
+    records.insert(min(idx + 3000, len(records)), held)
+    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+    pipeline.feed(records)
+    assert pipeline.outcomes["late"] >= 1
