@@ -32,6 +32,14 @@ class Settings:
     """Local broker's JVM heap (CXKPI_KAFKA_HEAP)."""
     topic_partitions: int = 0
     """Override of input partition counts (CXKPI_TOPIC_PARTITIONS); 0 keeps the contract's."""
+    app_id: str = "cxkpi"
+    """Faust application id: consumer group and table topic prefix (CXKPI_APP_ID)."""
+    web_host: str = "127.0.0.1"
+    """Where the worker serves /metrics and its views (CXKPI_WEB_HOST); loopback by default."""
+    web_port: int = 6066
+    """Worker web port (CXKPI_WEB_PORT)."""
+    grace_s: int = 600
+    """Event-time grace for out-of-order events (CXKPI_GRACE_SECONDS)."""
 
     @property
     def jars_dir(self) -> Path:
@@ -63,6 +71,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kafka_data_dir=Path(env.get("CXKPI_KAFKA_DATA_DIR") or cache_dir / "kafka-data"),
         kafka_heap=env.get("CXKPI_KAFKA_HEAP") or defaults.kafka_heap,
         topic_partitions=_int(env, "CXKPI_TOPIC_PARTITIONS", 0),
+        app_id=env.get("CXKPI_APP_ID") or defaults.app_id,
+        web_host=env.get("CXKPI_WEB_HOST") or defaults.web_host,
+        web_port=_int(env, "CXKPI_WEB_PORT", defaults.web_port),
+        grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
     )
     for port_field in ("kafka_port", "kafka_controller_port"):
         port = getattr(settings, port_field)

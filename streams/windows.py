@@ -3,11 +3,15 @@
 Pure logic, no Faust and no clock. The watermark is the lowest of the per-topic highest
 event times seen on the partition, minus the grace period: a topic that is read ahead
 of another (consumer skew during a backlog) cannot close windows the other still feeds.
-A topic whose newest event is more than `idle_ms` behind the newest of all is idle (the
-orders topic after the last payment of a replay, a quiet ticket desk) and holds nothing back.
+A topic the shell declares idle (fully consumed and quiet: the orders topic after the last
+payment of a replay) holds nothing back until its next event; when every topic is idle
+the newest event time leads. Idleness is the shell's call because it needs Kafka's
+high-water marks and the wall clock, which this module never reads. Until every expected
+topic has been seen (or declared idle), there is no watermark: a topic read first, far
+ahead in event time, must not close windows the others have not fed yet.
 A window of a KPI that settles `settle` after its end (payment cohorts) closes when the
-watermark passes end + settle. Closed windows are emitted once, in order, including
-empty ones, so a merger knows when every partition has reported.
+watermark passes end + settle. Closed windows with data are emitted once, in order; the
+progress (`closed_through`) tells a merger when every partition has passed a window.
 """
 
 from __future__ import annotations
@@ -37,30 +41,45 @@ class PartitionWindows:
     sizes_ms: tuple[int, ...]
     settles_ms: tuple[int, ...]
     grace_ms: int
-    idle_ms: int = 3_600_000
+    expected_topics: tuple[str, ...] = ()
     topic_max: dict[str, int] = field(default_factory=dict)
     closed_through: dict[tuple[int, int], int] = field(default_factory=dict)
     """(size, settle) -> end of the last closed window."""
+    idle: set[str] = field(default_factory=set)
     open: dict[GroupKey, dict[str, Vector]] = field(default_factory=dict)
     late_updates: int = 0
 
     def watermark(self) -> int | None:
-        if not self.topic_max:
+        if not self.topic_max or any(t not in self.topic_max and t not in self.idle for t in self.expected_topics):
             return None
-        newest = max(self.topic_max.values())
-        return min(t for t in self.topic_max.values() if t >= newest - self.idle_ms) - self.grace_ms
+        active = [t for topic, t in self.topic_max.items() if topic not in self.idle]
+        return (min(active) if active else max(self.topic_max.values())) - self.grace_ms
+
+    def set_idle(self, topic: str) -> None:
+        """The shell saw `topic` fully consumed and quiet here (or empty): it holds nothing back."""
+        self.idle.add(topic)
 
     def observe(self, topic: str, event_time: int) -> bool:
         """Record an event's time; True when it is late (older than the watermark)."""
         wm = self.watermark()
+        self.idle.discard(topic)
         if event_time > self.topic_max.get(topic, -1):
             self.topic_max[topic] = event_time
         return wm is not None and event_time < wm
 
-    def add(self, key: str, width: int, attributed_ms: int, settle_ms: int, index: int, amount: float) -> bool:
-        """Add `amount` at `index` of `key`'s vector in every window size; False if all were closed."""
+    def add(
+        self,
+        key: str,
+        width: int,
+        attributed_ms: int,
+        settle_ms: int,
+        index: int,
+        amount: float,
+        sizes: tuple[int, ...],
+    ) -> bool:
+        """Add `amount` at `index` of `key`'s vector in each of `sizes`; False if all were closed."""
         applied = False
-        for size in self.sizes_ms:
+        for size in sizes:
             start = attributed_ms - attributed_ms % size
             closed = self.closed_through.get((size, settle_ms))
             if closed is not None and start + size <= closed:
@@ -89,9 +108,11 @@ class PartitionWindows:
                     last = min([*opened, horizon - horizon % size])
                     self.closed_through[(size, settle)] = last
                 end = last + size
-                while end <= horizon:
-                    start = end - size
-                    partials = self.open.pop((size, start, settle), {})
-                    self.closed_through[(size, settle)] = end
-                    yield ClosedWindow(size, start, settle, partials)
-                    end += size
+                if end > horizon:
+                    continue
+                final_end = horizon - horizon % size
+                for group in sorted(
+                    g for g in self.open if g[0] == size and g[2] == settle and g[1] + size <= final_end
+                ):
+                    yield ClosedWindow(size, group[1], settle, self.open.pop(group))
+                self.closed_through[(size, settle)] = final_end

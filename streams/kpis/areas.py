@@ -85,14 +85,26 @@ def on_shipment_update(ctx: Context, order: Order, event: Event) -> None:
             ctx.metrics.observe("exception_notice_seconds", (carrier,), seconds)
 
 
-def on_refund_requested(ctx: Context, order: Order, event: Event) -> None:
+def on_refund_requested(ctx: Context, order: Order, event: Event) -> bool:
+    """Returns whether it counted as a refund before shipment (by event time)."""
     t = event["event_time"]
-    if order.get("shipped") is None:
+    shipped = order.get("shipped")
+    before = shipped is None or t < shipped
+    if before:
         ctx.count("refunds_before_shipment", order_dims(order), t)
     if event["guarantee"] is not None:
         ctx.count("guarantee_claims", {"guarantee": event["guarantee"]}, t)
         ctx.metrics.inc("guarantee_claims", (event["guarantee"],))
     ctx.metrics.inc("refunds_requested", (event["reason"], str(event["express"]).lower()))
+    return before
+
+
+def retract_refunds_before(ctx: Context, order: Order, shipped_ms: int) -> None:
+    """A shipment that arrived late but happened before a counted refund request un-counts it."""
+    for refund in order.get("refunds", {}).values():
+        if refund.get("pre") and refund["asked"] > shipped_ms:
+            ctx.count("refunds_before_shipment", order_dims(order), refund["asked"], -1.0)
+            refund["pre"] = False
 
 
 def on_refund_completed(ctx: Context, order: Order, event: Event, requested: tuple[int, bool]) -> None:

@@ -38,9 +38,11 @@ def parse_dims(key: str) -> tuple[str, dict[str, str]]:
 class Context:
     """Routes one KPI update to every dimension set it applies to, in every window size."""
 
-    def __init__(self, windows: PartitionWindows, metrics: MetricsSink):
+    def __init__(self, windows: PartitionWindows, metrics: MetricsSink, detailed_sizes: tuple[int, ...]):
         self.windows = windows
         self.metrics = metrics
+        self.all_sizes = windows.sizes_ms
+        self.detailed_sizes = detailed_sizes
 
     def _add(
         self,
@@ -54,7 +56,8 @@ class Context:
         settle_ms = int(kpi.settle_s * 1000)
         for dims in kpi.dims:
             if (only is None or dims == only) and all(d in values for d in dims):
-                self.windows.add(dims_key(kpi.name, dims, values), kpi.width, t_ms, settle_ms, index, amount)
+                sizes = self.all_sizes if not dims else self.detailed_sizes
+                self.windows.add(dims_key(kpi.name, dims, values), kpi.width, t_ms, settle_ms, index, amount, sizes)
 
     def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
         self._add(KPI_BY_NAME[name], values, t_ms, 0, amount)

@@ -16,6 +16,7 @@ from streams.kpis import areas
 from streams.kpis.catalog import KPIS
 from streams.kpis.context import Context, MetricsSink, NullMetrics
 from streams.windows import ClosedWindow, PartitionWindows
+from topics.contract import INPUT_TOPICS
 
 Event = dict[str, Any]
 State = dict[str, Any]
@@ -29,7 +30,8 @@ OVERDUE_ALERT_STEPS = (10, 25, 50, 100, 250, 500, 1000)
 class EngineConfig:
     window_sizes_ms: tuple[int, ...] = (60_000, 3_600_000)
     grace_ms: int = 10 * 60_000
-    idle_ms: int = 3_600_000
+    detailed_window_ms: tuple[int, ...] = (3_600_000,)
+    """Window sizes broken down by dimensions; the others carry totals only (bounded output)."""
 
 
 @dataclass
@@ -41,6 +43,9 @@ class OverdueAlert:
 
 @dataclass
 class PartitionEngine:
+    """State mappings are plain dicts it mutates in place; it reports what it touched
+    (`drain_touched`) so the shell persists each changed key once, where it chooses."""
+
     partition: int
     orders: MutableMapping[str, State]
     tickets: MutableMapping[str, State]
@@ -49,8 +54,11 @@ class PartitionEngine:
 
     def __post_init__(self) -> None:
         settles = tuple(sorted({int(k.settle_s * 1000) for k in KPIS}))
-        self.windows = PartitionWindows(self.config.window_sizes_ms, settles, self.config.grace_ms, self.config.idle_ms)
-        self.ctx = Context(self.windows, self.metrics)
+        self.windows = PartitionWindows(
+            self.config.window_sizes_ms, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS)
+        )
+        detailed = tuple(s for s in self.config.window_sizes_ms if s in self.config.detailed_window_ms)
+        self.ctx = Context(self.windows, self.metrics, detailed)
         self.touched_orders: set[str] = set()
         self.touched_tickets: set[str] = set()
         self.due: list[tuple[int, str]] = []
@@ -69,6 +77,7 @@ class PartitionEngine:
         return outcome
 
     def close_due(self) -> list[ClosedWindow]:
+        """Windows now final here (with data); `windows.closed_through` says how far each horizon got."""
         self._mark_overdue()
         return list(self.windows.close_due())
 
@@ -79,9 +88,8 @@ class PartitionEngine:
         if state is not None and event["event_id"] in state["seen"]:
             return "duplicate"
         if state is None:
-            state = {"seen": []}
+            state = self.orders[order_id] = {"seen": []}
         state["seen"].append(event["event_id"])
-        self.orders[order_id] = state
         self.touched_orders.add(order_id)
         if event["event_type"] == "order.paid":
             if "paid" in state:
@@ -109,7 +117,6 @@ class PartitionEngine:
             elig=e["express_refund_eligible"],
             ins=e["return_shipping_insured"],
             g=e["guarantees"],
-            status="paid",
             upd=e["event_time"],
         )
         state.setdefault("shipped", None)
@@ -129,16 +136,13 @@ class PartitionEngine:
                 state["carrier"] = e["carrier"]
                 if first:
                     areas.on_shipped(self.ctx, state, e)
+                areas.retract_refunds_before(self.ctx, state, t)
                 self._clear_overdue(state)
-            if state["status"] in ("paid",):
-                state["status"] = "shipped"
         elif kind == "shipment.delivered":
-            state["status"] = "delivered"
+            state["delivered"] = t
         elif kind.startswith("shipment."):
             if kind == "shipment.exception":
                 state["exc"] = t
-                if state["status"] in ("paid", "shipped"):
-                    state["status"] = "in_transit_exception"
             if kind == "shipment.buyer_notified" and state.get("exc") is None:
                 state.setdefault("notices", []).append(e)  # its exception is still on the way
             else:
@@ -147,31 +151,32 @@ class PartitionEngine:
                 for notice in state.pop("notices", []):
                     areas.on_shipment_update(self.ctx, state, notice)
         elif kind == "order.cancelled":
-            self._close(state, t, "cancelled")
+            state["cancelled"] = t
+            self._close(state, t)
         elif kind == "refund.requested":
             refund = state.setdefault("refunds", {}).setdefault(e["refund_id"], {})
             refund.update(asked=t, express=e["express"])
-            if state["status"] not in ("refunded", "cancelled"):
-                state["status"] = "refunding"
-            areas.on_refund_requested(self.ctx, state, e)
+            refund["pre"] = areas.on_refund_requested(self.ctx, state, e)
             if "done" in refund:  # the completion arrived first
                 areas.on_refund_completed(self.ctx, state, refund.pop("done"), (t, e["express"]))
         elif kind == "refund.completed":
             refund = state.setdefault("refunds", {}).setdefault(e["refund_id"], {})
+            refund["completed"] = t
             if "asked" in refund:
                 areas.on_refund_completed(self.ctx, state, e, (refund["asked"], refund["express"]))
             else:
                 refund["done"] = e
-            self._close(state, t, "refunded")
+            self._close(state, t)
+        elif kind == "refund.rejected":
+            state.setdefault("refunds", {}).setdefault(e["refund_id"], {})["rejected"] = t
         elif kind == "feedback.negative":
             areas.on_negative_feedback(self.ctx, state, e)
-        # refund.approved / refund.rejected change no KPI
+        # refund.approved changes no KPI
         areas.apply_cohort_delta(self.ctx, state, before)
 
-    def _close(self, state: State, t: int, status: str) -> None:
+    def _close(self, state: State, t: int) -> None:
         if state["closed"] is None or t < state["closed"]:
             state["closed"] = t
-        state["status"] = status
         if state["shipped"] is None:
             self._clear_overdue(state)
 
@@ -184,7 +189,6 @@ class PartitionEngine:
             if state is None or state.get("shipped") is not None or state.get("closed") is not None:
                 continue
             state["overdue"] = True
-            self.orders[order_id] = state
             self.touched_orders.add(order_id)
             self._count_overdue(state, +1, wm)
 
@@ -206,11 +210,12 @@ class PartitionEngine:
     # -- tickets ----------------------------------------------------------------------
     def _ticket(self, e: Event) -> str:
         ticket_id = e["ticket_id"]
-        state = self.tickets.get(ticket_id) or {"seen": []}
+        state = self.tickets.get(ticket_id)
+        if state is None:
+            state = self.tickets[ticket_id] = {"seen": []}
         if e["event_id"] in state["seen"]:
             return "duplicate"
         state["seen"].append(e["event_id"])
-        self.tickets[ticket_id] = state
         self.touched_tickets.add(ticket_id)
         if e["event_type"] == "ticket.opened":
             state["opened"] = e["event_time"]

@@ -52,7 +52,7 @@ def record_key(record: dict[str, Any]) -> str:
     return f"{record['kpi']}|{dims}|{record['window_start']}|{record['window_end']}"
 
 
-def merge_partials(parts: dict[str, dict[str, Vector]]) -> dict[str, Vector]:
+def merge_partials(parts: dict[int, dict[str, Vector]]) -> dict[str, Vector]:
     merged: dict[str, Vector] = {}
     for partials in parts.values():
         for key, vector in partials.items():
@@ -67,15 +67,29 @@ def merge_partials(parts: dict[str, dict[str, Vector]]) -> dict[str, Vector]:
 
 @dataclass
 class WindowMerger:
-    partitions: int
-    pending: dict[str, dict[str, dict[str, Vector]]] = field(default_factory=dict)
-    """group id -> partition (as text, for JSON tables) -> partials"""
+    """Collects partials and completes a window once every partition's progress passed it.
 
-    def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> list[dict[str, Any]] | None:
-        gid = group_id(group)
-        parts = self.pending.setdefault(gid, {})
-        parts[str(partition)] = partials
-        if len(parts) < self.partitions:
-            return None
-        del self.pending[gid]
-        return window_records(group, merge_partials(parts))
+    Partitions send partials only for windows they have data in, then a progress marker
+    (`advance`) saying every window of a (size, settle) horizon ending at or before `through`
+    is final there; both travel in order on one partition of the partials topic.
+    """
+
+    partitions: int
+    pending: dict[GroupKey, dict[int, dict[str, Vector]]] = field(default_factory=dict)
+    through: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
+
+    def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> None:
+        # a re-delivered partial replaces the earlier copy: replays cannot double-count
+        self.pending.setdefault(group, {})[partition] = partials
+
+    def advance(self, partition: int, size: int, settle: int, through: int) -> list[dict[str, Any]]:
+        marks = self.through.setdefault((size, settle), {})
+        marks[partition] = max(through, marks.get(partition, through))
+        if len(marks) < self.partitions:
+            return []
+        done_through = min(marks.values())
+        ready = sorted(g for g in self.pending if g[0] == size and g[2] == settle and g[1] + size <= done_through)
+        records: list[dict[str, Any]] = []
+        for group in ready:
+            records += window_records(group, merge_partials(self.pending.pop(group)))
+        return records

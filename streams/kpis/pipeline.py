@@ -6,10 +6,11 @@ the same pieces, with Kafka doing the partitioning and tables holding the state.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from kafka.partitioner.default import murmur2
 
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
@@ -18,7 +19,8 @@ from topics.validation import Reject, decode_event
 
 
 def partition_of(key: bytes, partitions: int) -> int:
-    return zlib.crc32(key) % partitions
+    """Kafka's default partitioner (murmur2 of the key), so runs here match a real topic."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass
@@ -43,9 +45,16 @@ class LocalPipeline:
                 self.close()
         self.close()
 
+    def finish(self) -> None:
+        """The input is over: every topic is idle, so the newest event time leads the watermark."""
+        for engine in self.engines:
+            for topic in engine.windows.expected_topics:
+                engine.windows.set_idle(topic)
+        self.close()
+
     def close(self) -> None:
         for engine in self.engines:
             for closed in engine.close_due():
-                done = self.merger.add(engine.partition, closed.group, closed.partials)
-                if done:
-                    self.windows.extend(done)
+                self.merger.add(engine.partition, closed.group, closed.partials)
+            for (size, settle), through in engine.windows.closed_through.items():
+                self.windows.extend(self.merger.advance(engine.partition, size, settle, through))

@@ -1,0 +1,224 @@
+"""The Faust shell: consume the input topics, feed the KPI core, keep state in tables, publish.
+
+Stage one (`kpi_events`) takes batches of input events: decode and validate each, apply
+it to its partition's engine, then per touched partition persist every changed order and
+ticket once to its table's changelog (on that source partition, explicitly), publish
+guarantee status and rejects, and send each window the partition's watermark closed to
+the internal `<app>-window-partials` topic, keyed by window. Stage two (`merge_windows`)
+collects a window's partials from every input partition and publishes the final
+`kpi.windows` records.
+
+The engine works on the tables' in-memory dicts (the memory store keeps values as
+objects), so writes are coalesced per batch and a timer may close windows outside an
+event's context; Faust still recovers the dicts from the changelogs at start-up. Events
+are acked only after their batch was applied and its writes handed to the producer.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import generate_latest
+
+from streams.admin import partitions_for
+from streams.config import Settings
+from streams.kpis.engine import EngineConfig, PartitionEngine
+from streams.kpis.merge import WindowMerger, group_id, parse_group, record_key
+from streams.outputs.guarantee import guarantee_status, shipping_alert
+from streams.outputs.metrics import Metrics
+from topics.contract import (
+    GUARANTEE_STATUS,
+    INPUT_TOPICS,
+    KPI_WINDOWS,
+    ORDERS,
+    REJECTS,
+    SCHEMA_VERSION,
+    SHIPPING_ALERTS,
+)
+from topics.validation import Reject, decode_event
+
+BATCH_MAX = 5000
+BATCH_WITHIN_S = 0.25
+IDLE_AFTER_S = 5.0
+"""A topic partition that is fully consumed and has been quiet this long stops holding the watermark."""
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
+    partitions = partitions_for(ORDERS, settings)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        topic_partitions=partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=16384,
+        table_standby_replicas=0,
+    )
+    m = metrics or Metrics()
+    config = EngineConfig(grace_ms=settings.grace_s * 1000)
+    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw", "key_serializer": "raw"}
+    source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)
+    # one partition: a partition's partials and its progress markers must stay in order
+    partials_topic = app.topic(f"{settings.app_id}-window-partials", partitions=1, internal=True, **raw)
+    orders = app.Table("order-state", default=None, partitions=partitions)
+    tickets = app.Table("ticket-state", default=None, partitions=partitions)
+    order_dict: dict[str, Any] = orders.data.data  # type: ignore[attr-defined]
+    ticket_dict: dict[str, Any] = tickets.data.data  # type: ignore[attr-defined]
+    engines: dict[int, PartitionEngine] = {}
+    merger = WindowMerger(partitions)
+    last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
+    sent_through: dict[tuple[int, int, int], int] = {}  # (partition, size, settle) -> progress sent
+    input_names = {t.name for t in INPUT_TOPICS}
+    late_reported = [0]
+    started = time.monotonic()
+
+    def engine_for(partition: int) -> PartitionEngine:
+        engine = engines.get(partition)
+        if engine is None:
+            engine = engines[partition] = PartitionEngine(partition, order_dict, ticket_dict, config, m)
+        return engine
+
+    async def send(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        # straight to the transport producer: Faust's send_soon buffer drains one message at a time
+        await app.producer.send(topic, key, value, partition, None, None)
+
+    async def publish(engine: PartitionEngine) -> None:
+        """Send what the engine closed; persist each changed key once (changelog on its partition)."""
+        p = engine.partition
+        partials_name = partials_topic.get_topic_name()
+        for closed in engine.close_due():
+            body = orjson.dumps({"partition": p, "partials": closed.partials})
+            await send(partials_name, group_id(closed.group).encode(), body, 0)
+        for (size, settle), through in engine.windows.closed_through.items():
+            if sent_through.get((p, size, settle)) != through:
+                sent_through[(p, size, settle)] = through
+                body = orjson.dumps({"partition": p, "through": through})
+                await send(partials_name, f"{size}|progress|{settle}".encode(), body, 0)
+        for alert in engine.alerts:
+            await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(shipping_alert(alert)))
+        engine.alerts.clear()
+        touched_orders, touched_tickets = engine.drain_touched()
+        for order_id in touched_orders:
+            state = order_dict[order_id]
+            await send(orders.changelog_topic.get_topic_name(), orjson.dumps(order_id), orjson.dumps(state), p)
+            record = guarantee_status(order_id, state)
+            if record is not None:
+                await send(GUARANTEE_STATUS.name, order_id.encode(), orjson.dumps(record))
+        for ticket_id in touched_tickets:
+            state = ticket_dict[ticket_id]
+            await send(tickets.changelog_topic.get_topic_name(), orjson.dumps(ticket_id), orjson.dumps(state), p)
+
+    @app.agent(source)
+    async def kpi_events(stream: Any) -> Any:
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            touched: set[int] = set()
+            for event in batch:
+                msg = event.message
+                topic, partition = msg.topic, msg.partition
+                last_seen[(topic, partition)] = (msg.offset, time.monotonic())
+                decoded = decode_event(event.value, topic)
+                if isinstance(decoded, Reject):
+                    m.events.labels(topic, "rejected").inc()
+                    m.rejects.labels(decoded.reason).inc()
+                    body = _reject_record(decoded, topic, partition, msg.offset, msg.key, event.value)
+                    await send(REJECTS.name, msg.key, body)
+                    continue
+                engine = engine_for(partition)
+                m.events.labels(topic, engine.process(topic, decoded)).inc()
+                touched.add(partition)
+            for partition in touched:
+                engine = engines[partition]
+                for topic, newest in engine.windows.topic_max.items():
+                    m.last_event.labels(topic).set(newest / 1000.0)
+                await publish(engine)
+            now = time.time()
+            for event in batch:
+                if event.message.timestamp:
+                    m.delay.observe(max(now - event.message.timestamp, 0.0))
+
+    @app.agent(partials_topic)
+    async def merge_windows(stream: Any) -> Any:
+        async for event in stream.events():
+            body = orjson.loads(event.value)
+            size, kind, settle = event.key.decode().split("|")
+            if kind != "progress":
+                merger.add(body["partition"], parse_group(event.key.decode()), body["partials"])
+                continue
+            for record in merger.advance(body["partition"], int(size), int(settle), body["through"]):
+                await send(KPI_WINDOWS.name, record_key(record).encode(), orjson.dumps(record))
+                m.windows_emitted.inc()
+
+    @app.timer(interval=2.0)
+    async def idle_partitions() -> None:
+        """Fully consumed, quiet topic partitions stop holding back their partition's watermark."""
+        now = time.monotonic()
+        for tp in app.consumer.assignment():
+            if tp.topic not in input_names:
+                continue
+            engine = engine_for(tp.partition)
+            offset, seen_at = last_seen.get((tp.topic, tp.partition), (-1, started))
+            if tp.topic in engine.windows.idle or now - seen_at < IDLE_AFTER_S:
+                continue
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None and offset + 1 >= highwater:
+                engine.windows.set_idle(tp.topic)
+                await publish(engine)
+
+    @app.timer(interval=5.0)
+    async def refresh_gauges() -> None:
+        for partition, engine in engines.items():
+            wm = engine.windows.watermark()
+            if wm is not None:
+                m.watermark.labels(str(partition)).set(wm / 1000.0)
+        totals: dict[str, int] = {}
+        for e in engines.values():
+            for cat, n in e.overdue_by_category.items():
+                totals[cat] = totals.get(cat, 0) + n
+        for cat, n in totals.items():
+            m.overdue.labels(cat).set(n)
+        late = sum(e.windows.late_updates for e in engines.values())
+        m.late_updates.inc(late - late_reported[0])
+        late_reported[0] = late
+        m.table_keys.labels("order-state").set(len(order_dict))
+        m.table_keys.labels("ticket-state").set(len(ticket_dict))
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(m.registry), content_type="text/plain; version=0.0.4")
+
+    @app.page("/orders/{order_id}/guarantees")
+    @app.table_route(table=orders, match_info="order_id")
+    async def order_guarantees(web: Any, request: Any, order_id: str) -> Any:
+        state = order_dict.get(order_id)
+        record = guarantee_status(order_id, state) if state else None
+        if record is None:
+            return web.json({"error": "unknown order", "order_id": order_id}, status=404)
+        return web.json(record)
+
+    return app
+
+
+def _reject_record(
+    reject: Reject, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+) -> bytes:
+    return orjson.dumps(
+        {
+            "reason": reject.reason,
+            "detail": reject.detail,
+            "source_topic": topic,
+            "source_partition": partition,
+            "source_offset": offset,
+            "key_b64": base64.b64encode(key).decode() if key is not None else None,
+            "value_b64": base64.b64encode(value).decode() if value is not None else None,
+            "schema_version": SCHEMA_VERSION,
+        }
+    )

@@ -1,0 +1,25 @@
+"""`cxkpi worker`: one Faust worker of the KPI processor (a thin wrapper over faust.Worker)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("worker", help="run a KPI worker (consumes the input topics, serves /metrics)")
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.app import create_app
+
+    settings = args.settings
+    app = create_app(settings)
+    print(f"cxkpi worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
+    worker = faust.Worker(app, loglevel=args.loglevel)
+    worker.execute_from_commandline()
+    return 0

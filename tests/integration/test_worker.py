@@ -1,0 +1,205 @@
+"""The real worker on the real broker: its kpi.windows equal the validated core's, its views agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.config import Settings, load_settings
+from streams.generator.scenarios import HOUR_MS, scenario
+from streams.generator.sinks import KafkaSink
+from streams.generator.stream import EventStream, Faults
+from streams.kpis.engine import EngineConfig
+from streams.kpis.merge import record_key
+from streams.kpis.pipeline import LocalPipeline
+from streams.outputs.guarantee import guarantee_status
+from streams.outputs.metrics import METRIC_FAMILIES
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.kafka
+FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)
+
+
+def _stream() -> EventStream:
+    return EventStream(scenario("livestream-burst"), seed=13, rate_per_s=0.3, duration_ms=5 * HOUR_MS, faults=FAULTS)
+
+
+def _metrics(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+
+
+def _consumed(port: int) -> float:
+    try:
+        families = _metrics(port)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return -1
+    fam = families.get("cxkpi_events_consumed")
+    return sum(s.value for s in fam.samples if s.name.endswith("_total")) if fam else 0
+
+
+def _windows_emitted(port: int) -> float:
+    fam = _metrics(port).get("cxkpi_windows_emitted")
+    return sum(s.value for s in fam.samples if s.name.endswith("_total")) if fam else 0
+
+
+def _read_topic(settings: Settings, topic: str) -> list[Any]:
+    """Every record of `topic` up to its current end (assigned partitions, no group)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, consumer_timeout_ms=10_000)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        out = []
+        for message in consumer:
+            out.append(message)
+            if all(consumer.position(tp) >= end[tp] for tp in parts):
+                break
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> Iterator[dict[str, Any]]:
+    """Own broker (clean topics), a produced scenario, one worker until it has emitted everything."""
+    data = tmp_path_factory.mktemp("kafka-worker")
+    port = free_port()
+    settings = load_settings(
+        {
+            "CXKPI_CACHE_DIR": str(REPO / ".cache"),
+            "CXKPI_KAFKA_PORT": str(port),
+            "CXKPI_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "CXKPI_KAFKA_DATA_DIR": str(data),
+        }
+    )
+    localkafka.start(settings)
+    worker = None
+    try:
+        create_topics(settings)
+        sink = KafkaSink(settings.bootstrap)
+        stream = _stream()
+        for record in stream:
+            sink.send(record)
+        sink.close()
+        web_port = free_port()
+        env = os.environ | {
+            "CXKPI_BOOTSTRAP": settings.bootstrap,
+            "CXKPI_WEB_PORT": str(web_port),
+            "CXKPI_APP_ID": "cxkpi-it",
+        }
+        log = open(data / "worker.log", "wb")  # noqa: SIM115 - closed below
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+        deadline = time.monotonic() + 240
+        while _consumed(web_port) < stream.stats.records:
+            assert worker.poll() is None, (data / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"consumed {_consumed(web_port)} of {stream.stats.records}"
+            time.sleep(1)
+        consumed_at = time.monotonic()
+        # idle detection closes the last windows a few seconds after the input ends
+        while _windows_emitted(web_port) < len(reference.windows) and time.monotonic() < deadline:
+            time.sleep(1)
+        yield {"settings": settings, "stream": stream, "web_port": web_port, "catch_up_s": consumed_at, "data": data}
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        localkafka.stop(settings)
+
+
+@pytest.fixture(scope="module")
+def reference() -> LocalPipeline:
+    pipeline = LocalPipeline(partitions=4, config=EngineConfig(grace_ms=600_000))
+    pipeline.feed((r.topic, r.key, r.value) for r in _stream())
+    pipeline.finish()
+    return pipeline
+
+
+def test_kpi_windows_equal_the_core(run: dict[str, Any], reference: LocalPipeline) -> None:
+    got = {m.key.decode(): orjson.loads(m.value) for m in _read_topic(run["settings"], "kpi.windows")}
+    want = {record_key(r): r for r in reference.windows}
+    assert len(got) == _windows_emitted(run["web_port"]), "every emitted window is on the topic once"
+    assert got.keys() == want.keys(), (len(got.keys() - want.keys()), len(want.keys() - got.keys()))
+    for key, record in want.items():
+        assert got[key]["count"] == record["count"], key
+        if record["value"] is None:
+            assert got[key]["value"] is None, key
+        else:
+            assert got[key]["value"] == pytest.approx(record["value"], rel=1e-9), key
+        assert got[key]["final"] is True
+
+
+def test_accounting_and_rejects(run: dict[str, Any], reference: LocalPipeline) -> None:
+    stats = run["stream"].stats
+    fam = _metrics(run["web_port"])["cxkpi_events_consumed"]
+    by_outcome: dict[str, float] = {}
+    for s in fam.samples:
+        if s.name.endswith("_total"):
+            by_outcome[s.labels["outcome"]] = by_outcome.get(s.labels["outcome"], 0) + s.value
+    assert sum(by_outcome.values()) == stats.records
+    assert by_outcome["rejected"] == stats.malformed
+    assert by_outcome["duplicate"] == stats.duplicates
+    rejects = _read_topic(run["settings"], "cxkpi.rejects")
+    assert len(rejects) == stats.malformed
+    assert all(
+        orjson.loads(m.value)["source_topic"] in ("orders", "shipments", "refunds", "support-tickets") for m in rejects
+    )
+
+
+def test_guarantee_view_and_topic(run: dict[str, Any], reference: LocalPipeline) -> None:
+    latest = {m.key.decode(): orjson.loads(m.value) for m in _read_topic(run["settings"], "order.guarantee-status")}
+    states = {k: v for e in reference.engines for k, v in e.orders.items() if "paid" in v}
+    assert latest.keys() == states.keys()
+    for order_id in sorted(states)[:: max(len(states) // 40, 1)]:
+        want = guarantee_status(order_id, states[order_id])
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{run['web_port']}/orders/{order_id}/guarantees", timeout=5
+        ) as resp:
+            assert orjson.loads(resp.read()) == want
+        assert latest[order_id] == want
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"http://127.0.0.1:{run['web_port']}/orders/no-such-order/guarantees", timeout=5)
+    assert missing.value.code == 404
+
+
+def test_metric_families_are_declared(run: dict[str, Any]) -> None:
+    families = _metrics(run["web_port"])
+    ours = {name: fam for name, fam in families.items() if name.startswith("cxkpi_")}
+    assert set(ours) == set(METRIC_FAMILIES)
+    for name, fam in ours.items():
+        for sample in fam.samples:
+            labels = set(sample.labels) - {"le"}
+            assert labels == set(METRIC_FAMILIES[name]), (name, labels)
+
+
+def test_buyer_identity_never_leaves(run: dict[str, Any]) -> None:
+    buyers = {orjson.loads(r.value).get("buyer_id") for r in _stream() if r.kind == "valid"} - {None}
+    assert buyers
+    with urllib.request.urlopen(f"http://127.0.0.1:{run['web_port']}/metrics", timeout=5) as resp:
+        outputs = [resp.read()]
+    for topic in ("kpi.windows", "order.guarantee-status", "shipping.alerts"):
+        outputs += [m.value for m in _read_topic(run["settings"], topic)]
+    outputs.append((Path(run["data"]) / "worker.log").read_bytes())
+    blob = b"\n".join(outputs)
+    leaked = [b for b in buyers if b.encode() in blob]
+    assert leaked == []
