@@ -25,6 +25,22 @@ def partitions_for(topic: Topic, settings: Settings) -> int:
     return topic.partitions
 
 
+def window_partials_topic(settings: Settings) -> Topic:
+    """The worker's internal stage-one -> stage-two topic. One partition keeps each input
+    partition's partials and progress markers in order."""
+    return Topic(
+        name=f"{settings.app_id}-window-partials",
+        doc="Internal: per-partition partial window aggregates and progress markers.",
+        key="window group",
+        records=(),
+        producers=("cxkpi worker",),
+        consumers=("cxkpi worker",),
+        partitions=1,
+        config={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
+        is_input=False,
+    )
+
+
 def create_topics(settings: Settings, topics: tuple[Topic, ...] = ALL_TOPICS) -> TopicsReport:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="cxkpi-admin")
     try:

@@ -24,7 +24,7 @@ import faust
 import orjson
 from prometheus_client import generate_latest
 
-from streams.admin import partitions_for
+from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import WindowMerger, group_id, parse_group, record_key
@@ -68,7 +68,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw", "key_serializer": "raw"}
     source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)
     # one partition: a partition's partials and its progress markers must stay in order
-    partials_topic = app.topic(f"{settings.app_id}-window-partials", partitions=1, internal=True, **raw)
+    partials_topic = app.topic(window_partials_topic(settings).name, partitions=1, **raw)
     orders = app.Table("order-state", default=None, partitions=partitions)
     tickets = app.Table("ticket-state", default=None, partitions=partitions)
     order_dict: dict[str, Any] = orders.data.data  # type: ignore[attr-defined]
@@ -159,17 +159,29 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
-        """Fully consumed, quiet topic partitions stop holding back their partition's watermark."""
+        """Fully consumed, quiet topic partitions stop holding back their partition's watermark.
+
+        Offsets come from the broker (ListOffsets), not the consumer's fetch cache, which is
+        unset or stale right after start-up and would declare a topic idle before its data came.
+        """
         now = time.monotonic()
+        quiet = []
         for tp in app.consumer.assignment():
-            if tp.topic not in input_names:
+            if tp.topic not in input_names or tp.topic in engine_for(tp.partition).windows.idle:
                 continue
-            engine = engine_for(tp.partition)
-            offset, seen_at = last_seen.get((tp.topic, tp.partition), (-1, started))
-            if tp.topic in engine.windows.idle or now - seen_at < IDLE_AFTER_S:
-                continue
-            highwater = app.consumer.highwater(tp)
-            if highwater is not None and offset + 1 >= highwater:
+            _, seen_at = last_seen.get((tp.topic, tp.partition), (-1, started))
+            if now - seen_at >= IDLE_AFTER_S:
+                quiet.append(tp)
+        if not quiet:
+            return
+        ends = await app.consumer.highwaters(*quiet)
+        starts = await app.consumer.earliest_offsets(*quiet)
+        for tp in quiet:
+            seen = last_seen.get((tp.topic, tp.partition))
+            end = ends.get(tp)
+            caught_up = end is not None and (starts.get(tp) == end if seen is None else seen[0] + 1 >= end)
+            if caught_up:
+                engine = engine_for(tp.partition)
                 engine.windows.set_idle(tp.topic)
                 await publish(engine)
 

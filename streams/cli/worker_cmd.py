@@ -15,9 +15,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import faust
 
+    from streams.admin import create_topics, window_partials_topic
     from streams.app import create_app
+    from topics.contract import ALL_TOPICS
 
     settings = args.settings
+    # Faust may subscribe before it has created an internal topic and then ignore it for good
+    create_topics(settings, (*ALL_TOPICS, window_partials_topic(settings)))
     app = create_app(settings)
     print(f"cxkpi worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
     worker = faust.Worker(app, loglevel=args.loglevel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streams.generator.scenarios import HOUR_MS, MINUTE_MS, Burst, Phase, Scenario
@@ -55,7 +55,8 @@ class OrderTruth:
     shipped_ms: int | None = None
     closed_unshipped_ms: int | None = None
     shipping_tickets: int = 0
-    merchant_first_response_ms: list[int] = field(default_factory=list)
+    merchant_responses: list[tuple[str, int]] = field(default_factory=list)
+    """(phase when opened, ms to first response) of each merchant-handled ticket."""
 
 
 @dataclass
@@ -96,6 +97,8 @@ class OrderFactory:
         self.start_ms = start_ms
         self.pop = population
         self.ticket_seq = 0
+        self.end_ms: int | None = None
+        """End of the run's payments, when known: support tickets after it belong to no period."""
 
     def _envelope(self, order_id: str, n: int, event_type: str, t: int) -> Event:
         return {
@@ -364,58 +367,48 @@ class OrderFactory:
     ) -> None:
         late = ship_ms is None or ship_ms > promised
         chance = (0.25 if late else 0.03) + (0.4 if exception_ms is not None else 0.0)
-        if rng.random() < chance * phase.shipping_ticket_factor:
-            if exception_ms is not None:
-                opened = exception_ms + int(rng.uniform(0, 6 * HOUR_MS))
-            elif late:
-                opened = promised + int(rng.uniform(0, 12 * HOUR_MS))
-            else:
-                opened = paid_ms + int(rng.uniform(12 * HOUR_MS, 40 * HOUR_MS))
+        roll = rng.random()
+        if exception_ms is not None:
+            opened = exception_ms + int(rng.uniform(0, 6 * HOUR_MS))
+        elif late:
+            opened = promised + int(rng.uniform(0, 12 * HOUR_MS))
+        else:
+            opened = paid_ms + int(rng.uniform(12 * HOUR_MS, 40 * HOUR_MS))
+        # fewer shipping questions is a property of the order's handling (its payment phase)
+        if roll < chance * phase.shipping_ticket_factor:
             truth.shipping_tickets += 1
-            self._ticket(
-                emit,
-                rng,
-                truth,
-                truth_order=True,
-                opened=opened,
-                reason="shipping",
-                merchant=merchant,
-                phase=phase,
-                complaint_p=0.15 if late else 0.05,
-            )
+            self._ticket(emit, rng, truth, opened, "shipping", merchant, complaint_p=0.15 if late else 0.05)
         if rng.random() < 0.03:
             opened = paid_ms + int(rng.uniform(HOUR_MS, 96 * HOUR_MS))
             self._ticket(
-                emit,
-                rng,
-                truth,
-                truth_order=True,
-                opened=opened,
-                reason=rng.choice(("refund", "product", "other")),
-                merchant=merchant,
-                phase=phase,
-                complaint_p=0.05,
+                emit, rng, truth, opened, rng.choice(("refund", "product", "other")), merchant, complaint_p=0.05
             )
+
+    def _phase(self, t: int) -> Phase:
+        """Support-side quality in force at t; after the run's end it is reported as 'after'."""
+        phase = self.scenario.phase_at(t - self.start_ms)
+        if self.end_ms is not None and t >= self.end_ms:
+            return replace(phase, name="after")
+        return phase
 
     def _ticket(
         self,
         emit: Any,
         rng: random.Random,
         truth: OrderTruth,
-        truth_order: bool,
         opened: int,
         reason: str,
         merchant: Merchant,
-        phase: Phase,
         complaint_p: float,
     ) -> None:
         self.ticket_seq += 1
         ticket_id = f"t-{self.seed}-{self.ticket_seq:08d}"
         handled_by = "merchant" if rng.random() < 0.7 else "platform"
         median = merchant.response_median_ms if handled_by == "merchant" else 3 * MINUTE_MS
+        phase = self._phase(opened)
         wait = int(rng.lognormvariate(math.log(median * phase.response_factor), 0.5))
-        if handled_by == "merchant" and truth_order:
-            truth.merchant_first_response_ms.append(wait)
+        if handled_by == "merchant":
+            truth.merchant_responses.append((phase.name, wait))
         emit(
             "support-tickets",
             "ticket.opened",

@@ -67,18 +67,26 @@ class Scenario:
         return current
 
 
+WARMUP_MS = 24 * HOUR_MS
+"""Before-after runs start with a day of baseline trading that is never reported, so the
+baseline period begins in a steady state (orders in flight, tickets open)."""
+
+
 def before_after(duration_ms: int) -> Scenario:
-    """Two equal periods; the second has the platform's published improvements built in."""
-    half = duration_ms // 2
+    """A warm-up day, then two equal periods; the second has the published improvements built in."""
+    if duration_ms <= WARMUP_MS:
+        raise ValueError(f"before-after needs more than {WARMUP_MS // HOUR_MS} h (the warm-up)")
+    half = (duration_ms - WARMUP_MS) // 2
     return Scenario(
         name="before-after",
-        doc="Baseline period, then an improved one: faster shipping (about -10 h on average, 48 h "
-        "ship rate up), half the shipping help requests, faster first response.",
+        doc="A warm-up day, a baseline period, then an improved one of equal length: faster shipping "
+        "(about -10 h on average, 48 h ship rate up), half the shipping help requests, faster first response.",
         phases=(
-            Phase("baseline", 0, ship_latency_factor=1.5, false_promise_share=0.25),
+            Phase("warmup", 0, ship_latency_factor=1.5, false_promise_share=0.25),
+            Phase("baseline", WARMUP_MS, ship_latency_factor=1.5, false_promise_share=0.25),
             Phase(
                 "current",
-                half,
+                WARMUP_MS + half,
                 ship_latency_factor=1.3,
                 false_promise_share=0.17,
                 shipping_ticket_factor=0.6,
@@ -98,18 +106,18 @@ def scenario(name: str, duration_ms: int | None = None) -> Scenario:
             "livestream-burst",
             "One merchant's livestream brings a burst of orders (爆单) from hour 1 to hour 2; "
             "its shipping slips badly for those orders.",
-            bursts=(Burst(0, HOUR_MS, HOUR_MS, extra_rate_share=0.6, ship_latency_factor=3.0),),
+            bursts=(Burst(20, HOUR_MS, HOUR_MS, extra_rate_share=0.6, ship_latency_factor=3.0),),
         )
     if name == "carrier-outage":
         return Scenario(
             "carrier-outage",
-            "Carrier 'zto' stops picking up parcels from hour 2 to hour 8: orders waiting for it "
-            "ship late, parcels in its network stall.",
-            outages=(Outage("zto", 2 * HOUR_MS, 6 * HOUR_MS),),
-            default_duration_ms=10 * HOUR_MS,
+            "Carrier 'zto' stops picking up parcels from hour 24 to hour 30 (after a day of steady "
+            "trading, with parcels in transit): orders waiting for it ship late, parcels in its network stall.",
+            outages=(Outage("zto", 24 * HOUR_MS, 6 * HOUR_MS),),
+            default_duration_ms=36 * HOUR_MS,
         )
     if name == "before-after":
-        return before_after(duration_ms or 96 * HOUR_MS)
+        return before_after(duration_ms or 120 * HOUR_MS)
     raise KeyError(name)
 
 

@@ -129,6 +129,8 @@ class EventStream:
         self.rng = random.Random(seed)
         self.fault_rng = random.Random(seed * 7919 + 1)  # faults never shift the simulation's draws
         self.factory = OrderFactory(self.rng, seed, scenario, start_ms, Population.build(self.rng, seed))
+        self.factory.end_ms = self.end_ms
+        self._iterated = False
 
     def _arrivals(self) -> Iterator[tuple[int, Any]]:
         """(paid time, burst or None) for every order, merged across base rate and bursts."""
@@ -169,6 +171,11 @@ class EventStream:
             yield topic, event
 
     def __iter__(self) -> Iterator[OutRecord]:
+        # the simulation's random state advances as it runs: a second pass would silently
+        # continue it rather than replay it, so make a new EventStream instead
+        if self._iterated:
+            raise RuntimeError("an EventStream can be iterated once; create another with the same seed")
+        self._iterated = True
         f, rng = self.faults, self.fault_rng
         held: list[tuple[int, int, OutRecord]] = []  # delayed deliveries, by release event time
         seq = 0

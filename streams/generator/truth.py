@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from streams.generator.lifecycle import PROMISE_MS, OrderTruth
 
 HOUR_S = 3600.0
+HIDDEN_PHASES = ("warmup", "after")
+"""Phases that only bring the simulation to a steady state; never reported."""
 
 
 @dataclass(frozen=True)
@@ -21,17 +23,25 @@ class PhaseKpis:
     ship_rate_48h: float
     """In-stock orders shipped within 48 h of payment / in-stock orders not closed unshipped within 48 h."""
     mean_time_to_ship_h: float
-    """Mean hours from payment to shipment of in-stock orders that shipped."""
+    """Mean hours from payment to shipment of in-stock orders paid in the phase that shipped."""
     shipping_tickets_per_1k_orders: float
+    """Shipping help requests about orders paid in the phase, per 1,000 of them."""
     merchant_first_response_mean_s: float
+    """Mean first response of merchant support to tickets opened in the phase."""
 
 
 def phase_kpis(truths: Iterable[OrderTruth]) -> list[PhaseKpis]:
+    """Order KPIs by payment phase (cohorts); first response by the phase a ticket was opened in."""
     by_phase: dict[str, list[OrderTruth]] = {}
+    responses: dict[str, list[int]] = {}
     for t in truths:
         by_phase.setdefault(t.phase, []).append(t)
+        for phase, wait in t.merchant_responses:
+            responses.setdefault(phase, []).append(wait)
     out = []
     for phase, orders in by_phase.items():
+        if phase in HIDDEN_PHASES:
+            continue
         in_stock = [o for o in orders if not o.presale]
         cohort = [
             o
@@ -40,7 +50,7 @@ def phase_kpis(truths: Iterable[OrderTruth]) -> list[PhaseKpis]:
         ]
         within = sum(1 for o in cohort if o.shipped_ms is not None and o.shipped_ms - o.paid_ms <= PROMISE_MS)
         ship_hours = [(o.shipped_ms - o.paid_ms) / 3.6e6 for o in in_stock if o.shipped_ms is not None]
-        responses = [r for o in orders for r in o.merchant_first_response_ms]
+        waits = responses.get(phase, [])
         out.append(
             PhaseKpis(
                 phase=phase,
@@ -48,7 +58,7 @@ def phase_kpis(truths: Iterable[OrderTruth]) -> list[PhaseKpis]:
                 ship_rate_48h=within / len(cohort) if cohort else 0.0,
                 mean_time_to_ship_h=sum(ship_hours) / len(ship_hours) if ship_hours else 0.0,
                 shipping_tickets_per_1k_orders=1000.0 * sum(o.shipping_tickets for o in orders) / len(orders),
-                merchant_first_response_mean_s=sum(responses) / len(responses) / 1000.0 if responses else 0.0,
+                merchant_first_response_mean_s=sum(waits) / len(waits) / 1000.0 if waits else 0.0,
             )
         )
     return out

@@ -32,6 +32,9 @@ def on_paid(ctx: Context, order: Order, event: Event) -> None:
     for reason in TICKET_REASONS_FOR_DENOMINATOR:
         ctx.ratio("help_requests_per_1k_orders", {"reason": reason}, t, 0.0, 1.0, only=("reason",))
     ctx.ratio("negative_feedback_per_1k_orders", dims, t, 0.0, 1.0)
+    ctx.ratio("help_requests_cohort_per_1k_orders", {}, t, 0.0, 1.0, only=())
+    for reason in TICKET_REASONS_FOR_DENOMINATOR:
+        ctx.ratio("help_requests_cohort_per_1k_orders", {"reason": reason}, t, 0.0, 1.0, only=("reason",))
     ctx.metrics.inc("orders_paid", (order["cat"], order["ch"], order["seller"]))
 
 
@@ -43,6 +46,7 @@ def on_shipped(ctx: Context, order: Order, event: Event) -> None:
     seconds = (t - order["paid"]) / 1000.0
     if not order["presale"]:
         ctx.observe("time_to_ship_seconds", dims, t, seconds)
+        ctx.observe("time_to_ship_cohort_seconds", dims, order["paid"], seconds)
         ctx.metrics.observe("time_to_ship_seconds", (order["cat"], order["ch"], order["seller"]), seconds)
     ctx.metrics.inc("orders_shipped", (order["cat"], order["ch"], order["seller"], "late" if late else "on_time"))
 
@@ -121,6 +125,11 @@ def on_ticket_opened(ctx: Context, event: Event) -> None:
     ctx.ratio("help_requests_per_1k_orders", {"reason": event["reason"]}, t, 1.0, 0.0)
     ctx.ratio("complaint_ratio", {"handled_by": handler}, t, 1.0 if event["complaint"] else 0.0)
     ctx.metrics.inc("help_requests", (event["reason"], handler, str(event["complaint"]).lower()))
+
+
+def on_order_ticket(ctx: Context, order: Order, reason: str) -> None:
+    """A help request about a paid order counts in the order's payment cohort."""
+    ctx.ratio("help_requests_cohort_per_1k_orders", {"reason": reason}, order["paid"], 1.0, 0.0)
 
 
 def on_first_response(ctx: Context, event: Event, opened_ms: int | None) -> None:

@@ -82,6 +82,16 @@ KPIS: tuple[Kpi, ...] = (
         quantiles=(0.5, 0.9, 0.99),
     ),
     Kpi(
+        "time_to_ship_cohort_seconds",
+        Agg.HISTOGRAM,
+        ORDER_DIMS,
+        "Payment cohort: payment to shipment of in-stock orders paid in the window. Final 7 days after the "
+        "window ends; later shipments count as late updates. The period-over-period report uses it.",
+        settle_s=7 * 24 * HOUR_S,
+        buckets=TIME_TO_SHIP_BUCKETS,
+        quantiles=(0.5, 0.9, 0.99),
+    ),
+    Kpi(
         "shipped_late_ratio",
         Agg.RATIO,
         ORDER_DIMS,
@@ -126,6 +136,15 @@ KPIS: tuple[Kpi, ...] = (
         Agg.PER_1K,
         ((), ("reason",)),
         "Help requests opened in the window per 1,000 orders paid in the window.",
+    ),
+    Kpi(
+        "help_requests_cohort_per_1k_orders",
+        Agg.PER_1K,
+        ((), ("reason",)),
+        "Payment cohort: help requests about orders paid in the window per 1,000 of them (requests "
+        "come days after payment, so this is the per-order-volume figure for period comparisons). "
+        "Final 7 days after the window ends.",
+        settle_s=7 * 24 * HOUR_S,
     ),
     Kpi(
         "first_response_seconds",

@@ -97,6 +97,8 @@ class PartitionEngine:
             self._paid(state, event)
             for parked_topic, parked in state.pop("parked", []):
                 self._apply(state, parked_topic, parked)
+            for reason in state.pop("tickets_waiting", []):
+                areas.on_order_ticket(self.ctx, state, reason)
             return "applied"
         if "paid" not in state:
             state.setdefault("parked", []).append([topic, event])
@@ -221,6 +223,8 @@ class PartitionEngine:
             state["opened"] = e["event_time"]
             state["handler"] = e["handled_by"]
             areas.on_ticket_opened(self.ctx, e)
+            if e["order_id"] is not None:
+                self._order_ticket(e["order_id"], e["reason"])
             for parked in state.pop("parked", []):
                 self._ticket_followup(state, parked)
             return "applied"
@@ -229,6 +233,17 @@ class PartitionEngine:
             return "parked"
         self._ticket_followup(state, e)
         return "applied"
+
+    def _order_ticket(self, order_id: str, reason: str) -> None:
+        """Attribute a help request to its order's payment cohort, or wait for the payment."""
+        order = self.orders.get(order_id)
+        if order is None:
+            order = self.orders[order_id] = {"seen": []}
+        if "paid" in order:
+            areas.on_order_ticket(self.ctx, order, reason)
+        else:
+            order.setdefault("tickets_waiting", []).append(reason)
+        self.touched_orders.add(order_id)
 
     def _ticket_followup(self, state: State, e: Event) -> None:
         if e["event_type"] == "ticket.first_response":

@@ -30,6 +30,8 @@ def window_records(group: GroupKey, merged: dict[str, Vector]) -> list[dict[str,
     size, start, _ = group
     records = []
     for key in sorted(merged):
+        if not any(merged[key]):
+            continue  # e.g. a count retracted to zero: no data, whatever the arrival order was
         kpi_name, dims = parse_dims(key)
         for name, count, value in values_of(KPI_BY_NAME[kpi_name], merged[key]):
             records.append(

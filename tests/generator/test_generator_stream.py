@@ -130,3 +130,10 @@ def test_jsonl_round_trip() -> None:
 def test_unknown_scenario() -> None:
     with pytest.raises(KeyError):
         scenario("sunny-day")
+
+
+def test_a_stream_is_iterated_once() -> None:
+    stream = EventStream(scenario("steady"), seed=1, rate_per_s=1.0, max_events=10)
+    assert len(list(stream)) == 10
+    with pytest.raises(RuntimeError, match="iterated once"):
+        list(stream)

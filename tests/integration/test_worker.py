@@ -114,7 +114,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
             time.sleep(1)
         consumed_at = time.monotonic()
         # idle detection closes the last windows a few seconds after the input ends
-        while _windows_emitted(web_port) < len(reference.windows) and time.monotonic() < deadline:
+        while _windows_emitted(web_port) < len(reference.windows):
+            assert time.monotonic() < deadline, (
+                f"emitted {_windows_emitted(web_port)} of {len(reference.windows)} windows"
+            )
             time.sleep(1)
         yield {"settings": settings, "stream": stream, "web_port": web_port, "catch_up_s": consumed_at, "data": data}
     finally:
@@ -138,7 +141,8 @@ def reference() -> LocalPipeline:
 def test_kpi_windows_equal_the_core(run: dict[str, Any], reference: LocalPipeline) -> None:
     got = {m.key.decode(): orjson.loads(m.value) for m in _read_topic(run["settings"], "kpi.windows")}
     want = {record_key(r): r for r in reference.windows}
-    assert len(got) == _windows_emitted(run["web_port"]), "every emitted window is on the topic once"
+    # at-least-once: a window may be re-emitted (same key, same value), never lost
+    assert len(got) <= _windows_emitted(run["web_port"])
     assert got.keys() == want.keys(), (len(got.keys() - want.keys()), len(want.keys() - got.keys()))
     for key, record in want.items():
         assert got[key]["count"] == record["count"], key
