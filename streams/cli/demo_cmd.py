@@ -1,9 +1,13 @@
-"""`cxkpi demo`: broker, topics and a scenario streaming live, then a clean stop."""
+"""`cxkpi demo`: broker, topics, one KPI worker and a scenario streaming live, then a clean stop."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import time
+import urllib.request
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -11,6 +15,7 @@ from kafka.errors import KafkaError
 from streams import localkafka
 from streams.admin import create_topics
 from streams.cli import generate_cmd
+from streams.config import Settings
 from streams.generator.scenarios import SCENARIOS
 from streams.generator.stream import DEFAULT_START_MS
 
@@ -22,12 +27,36 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=2.0, help="paid orders per second of event time")
     p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
+    p.add_argument("--no-wait", action="store_true", help="stop as soon as the scenario is sent")
     p.set_defaults(handler=run)
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """One KPI worker as a child process; returns once its /metrics answers."""
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    log = open(settings.cache_dir / "worker.log", "ab")  # noqa: SIM115 - owned by the child
+    env = os.environ | {"CXKPI_BOOTSTRAP": settings.bootstrap}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited (code {worker.returncode}); see {settings.cache_dir / 'worker.log'}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return worker
+        except OSError:
+            time.sleep(1)
+    worker.terminate()
+    raise RuntimeError(f"the worker did not answer at {url} within 90 s; see {settings.cache_dir / 'worker.log'}")
 
 
 def run(args: argparse.Namespace) -> int:
     settings = args.settings
     started = False
+    worker: subprocess.Popen[bytes] | None = None
     try:
         if settings.external_cluster or localkafka.status(settings).running:
             localkafka.wait_ready(settings.bootstrap, timeout_s=15)
@@ -38,6 +67,16 @@ def run(args: argparse.Namespace) -> int:
             started = True
         report = create_topics(settings)
         print(f"topics: created {len(report.created)}, already there {len(report.existing)}")
+        worker = _start_worker(settings)
+        base = f"http://{settings.web_host}:{settings.web_port}"
+        print(
+            f"worker up (log {settings.cache_dir / 'worker.log'}):\n"
+            f"  metrics     {base}/metrics\n"
+            f"  guarantees  {base}/orders/o-1-00000000/guarantees\n"
+            f"  report      cxkpi report --baseline 2026-11-01T00:00..2026-11-01T12:00 "
+            f"--current 2026-11-01T12:00..2026-11-02T00:00",
+            flush=True,
+        )
         hours = args.duration / 3_600_000
         minutes = args.duration / 1000 / args.speedup / 60
         print(
@@ -60,11 +99,23 @@ def run(args: argparse.Namespace) -> int:
             dup_ratio=0.0,
             bad_ratio=0.0,
         )
-        return generate_cmd.run(gen_args)
-    except (localkafka.BrokerError, KafkaError) as exc:
+        code = generate_cmd.run(gen_args)
+        if sys.stdin.isatty() and not args.no_wait:
+            print("scenario sent; the worker keeps serving. Ctrl-C stops everything.", flush=True)
+            while worker.poll() is None:
+                time.sleep(1)
+        return code
+    except (localkafka.BrokerError, KafkaError, RuntimeError) as exc:
         print(f"cxkpi demo: {exc}", file=sys.stderr)
         return 1
     finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            print("worker stopped")
         if started and not args.keep:
             localkafka.stop(settings)
             print("kafka stopped")
