@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from streams.cli.generate_cmd import parse_start_ms
 from streams.report import render, report_rows
+from streams.topic_reader import read_to_end
 from topics.contract import KPI_WINDOWS
 
 
@@ -35,33 +34,16 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def read_windows(bootstrap: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+def read_windows(bootstrap: str) -> list[dict[str, Any]]:
     """The latest record of every key in kpi.windows (a re-emitted window overwrites)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=5000)
-    try:
-        parts = [
-            TopicPartition(KPI_WINDOWS.name, p) for p in sorted(consumer.partitions_for_topic(KPI_WINDOWS.name) or [])
-        ]
-        if not parts:
-            return []
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        latest: dict[bytes, bytes] = {}
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in parts) and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for r in records:
-                    latest[r.key] = r.value
-        return [orjson.loads(v) for v in latest.values()]
-    finally:
-        consumer.close()
+    latest = {r.key: r.value for r in read_to_end(bootstrap, KPI_WINDOWS.name)}
+    return [orjson.loads(v) for v in latest.values()]
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         windows = read_windows(args.settings.bootstrap)
-    except KafkaError as exc:
+    except (KafkaError, TimeoutError) as exc:
         print(f"cxkpi report: cannot read {KPI_WINDOWS.name} at {args.settings.bootstrap}: {exc}", file=sys.stderr)
         return 1
     if not windows:

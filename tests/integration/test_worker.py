@@ -14,20 +14,22 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import localkafka
 from streams.admin import create_topics
+from streams.cli import main
 from streams.config import Settings, load_settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.sinks import KafkaSink
-from streams.generator.stream import EventStream, Faults
+from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
 from streams.outputs.guarantee import guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
+from streams.report import report_rows
+from streams.topic_reader import read_to_end
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.kafka
@@ -58,21 +60,7 @@ def _windows_emitted(port: int) -> float:
 
 
 def _read_topic(settings: Settings, topic: str) -> list[Any]:
-    """Every record of `topic` up to its current end (assigned partitions, no group)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, consumer_timeout_ms=10_000)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out = []
-        for message in consumer:
-            out.append(message)
-            if all(consumer.position(tp) >= end[tp] for tp in parts):
-                break
-        return out
-    finally:
-        consumer.close()
+    return read_to_end(settings.bootstrap, topic)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +195,30 @@ def test_buyer_identity_never_leaves(run: dict[str, Any]) -> None:
     blob = b"\n".join(outputs)
     leaked = [b for b in buyers if b.encode() in blob]
     assert leaked == []
+
+
+def test_report_command_reads_kpi_windows(
+    run: dict[str, Any], reference: LocalPipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CXKPI_BOOTSTRAP", run["settings"].bootstrap)
+    baseline = (DEFAULT_START_MS, DEFAULT_START_MS + 2 * HOUR_MS)
+    current = (DEFAULT_START_MS + 2 * HOUR_MS, DEFAULT_START_MS + 5 * HOUR_MS)
+    args = [
+        "report",
+        "--baseline",
+        f"{baseline[0]}..{baseline[1]}",
+        "--current",
+        f"{current[0]}..{current[1]}",
+        "--json",
+    ]
+    assert main(args) == 0
+    rows = orjson.loads(capsys.readouterr().out)
+    want = report_rows(reference.windows, baseline, current)
+    assert [r["metric"] for r in rows] == [r["metric"] for r in want]
+    for got_row, want_row in zip(rows, want, strict=True):
+        for column in ("baseline", "current"):
+            if want_row[column] is None:
+                assert got_row[column] is None
+            else:
+                assert got_row[column] == pytest.approx(want_row[column], rel=1e-9), (want_row["metric"], column)
+    assert rows[0]["baseline"] is not None
