@@ -27,7 +27,7 @@ from prometheus_client import generate_latest
 from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.merge import WindowMerger, group_id, parse_group, record_key
+from streams.kpis.merge import WindowMerger, group_id, parse_key, progress_id, record_key
 from streams.outputs.guarantee import guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from topics.contract import (
@@ -78,7 +78,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
     sent_through: dict[tuple[int, int, int], int] = {}  # (partition, size, settle) -> progress sent
     input_names = {t.name for t in INPUT_TOPICS}
-    late_reported = [0]
+    late_reported = 0
     started = time.monotonic()
 
     def engine_for(partition: int) -> PartitionEngine:
@@ -102,7 +102,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             if sent_through.get((p, size, settle)) != through:
                 sent_through[(p, size, settle)] = through
                 body = orjson.dumps({"partition": p, "through": through})
-                await send(partials_name, f"{size}|progress|{settle}".encode(), body, 0)
+                await send(partials_name, progress_id(size, settle).encode(), body, 0)
         for alert in engine.alerts:
             await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(shipping_alert(alert)))
         engine.alerts.clear()
@@ -136,10 +136,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 m.events.labels(topic, engine.process(topic, decoded)).inc()
                 touched.add(partition)
             for partition in touched:
-                engine = engines[partition]
-                for topic, newest in engine.windows.topic_max.items():
-                    m.last_event.labels(topic).set(newest / 1000.0)
-                await publish(engine)
+                await publish(engines[partition])
             now = time.time()
             for event in batch:
                 if event.message.timestamp:
@@ -149,11 +146,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def merge_windows(stream: Any) -> Any:
         async for event in stream.events():
             body = orjson.loads(event.value)
-            size, kind, settle = event.key.decode().split("|")
-            if kind != "progress":
-                merger.add(body["partition"], parse_group(event.key.decode()), body["partials"])
+            size, start, settle = parse_key(event.key.decode())
+            if start is not None:
+                merger.add(body["partition"], (size, start, settle), body["partials"])
                 continue
-            for record in merger.advance(body["partition"], int(size), int(settle), body["through"]):
+            for record in merger.advance(body["partition"], size, settle, body["through"]):
                 await send(KPI_WINDOWS.name, record_key(record).encode(), orjson.dumps(record))
                 m.windows_emitted.inc()
 
@@ -187,10 +184,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
+        nonlocal late_reported
+        newest: dict[str, int] = {}
         for partition, engine in engines.items():
             wm = engine.windows.watermark()
             if wm is not None:
                 m.watermark.labels(str(partition)).set(wm / 1000.0)
+            for topic, t in engine.windows.topic_max.items():
+                newest[topic] = max(t, newest.get(topic, t))
+        for topic, t in newest.items():  # the newest over every partition this worker owns
+            m.last_event.labels(topic).set(t / 1000.0)
         totals: dict[str, int] = {}
         for e in engines.values():
             for cat, n in e.overdue_by_category.items():
@@ -198,8 +201,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for cat, n in totals.items():
             m.overdue.labels(cat).set(n)
         late = sum(e.windows.late_updates for e in engines.values())
-        m.late_updates.inc(late - late_reported[0])
-        late_reported[0] = late
+        m.late_updates.inc(late - late_reported)
+        late_reported = late
         m.table_keys.labels("order-state").set(len(order_dict))
         m.table_keys.labels("ticket-state").set(len(ticket_dict))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.kpis import areas
-from streams.kpis.catalog import KPIS
+from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
 from streams.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
@@ -53,7 +53,7 @@ class PartitionEngine:
     metrics: MetricsSink = field(default_factory=NullMetrics)
 
     def __post_init__(self) -> None:
-        settles = tuple(sorted({int(k.settle_s * 1000) for k in KPIS}))
+        settles = tuple(int(s * 1000) for s in SETTLE_HORIZONS_S)
         self.windows = PartitionWindows(
             self.config.window_sizes_ms, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS)
         )

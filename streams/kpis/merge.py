@@ -15,15 +15,24 @@ from streams.kpis.context import parse_dims
 from streams.windows import GroupKey, Vector
 from topics.contract import SCHEMA_VERSION
 
+PROGRESS = "progress"
+
 
 def group_id(group: GroupKey) -> str:
+    """Key of a partial on the partials topic: 'size|start|settle'."""
     size, start, settle = group
     return f"{size}|{start}|{settle}"
 
 
-def parse_group(text: str) -> GroupKey:
-    size, start, settle = (int(x) for x in text.split("|"))
-    return size, start, settle
+def progress_id(size: int, settle: int) -> str:
+    """Key of a progress marker on the partials topic: 'size|progress|settle'."""
+    return f"{size}|{PROGRESS}|{settle}"
+
+
+def parse_key(text: str) -> tuple[int, int | None, int]:
+    """(size, window start, settle) of a partials-topic key; start is None for progress markers."""
+    size, start, settle = text.split("|")
+    return int(size), None if start == PROGRESS else int(start), int(settle)
 
 
 def window_records(group: GroupKey, merged: dict[str, Vector]) -> list[dict[str, Any]]:
