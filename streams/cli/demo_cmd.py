@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -15,9 +13,9 @@ from kafka.errors import KafkaError
 from streams import localkafka
 from streams.admin import create_topics
 from streams.cli import generate_cmd
-from streams.config import Settings
 from streams.generator.scenarios import SCENARIOS
 from streams.generator.stream import DEFAULT_START_MS
+from streams.localworker import start_worker, stop_worker
 
 
 def register(sub: Any) -> None:
@@ -29,28 +27,6 @@ def register(sub: Any) -> None:
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
     p.add_argument("--no-wait", action="store_true", help="stop as soon as the scenario is sent")
     p.set_defaults(handler=run)
-
-
-def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """One KPI worker as a child process; returns once its /metrics answers."""
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    log = open(settings.cache_dir / "worker.log", "ab")  # noqa: SIM115 - owned by the child
-    env = os.environ | {"CXKPI_BOOTSTRAP": settings.bootstrap}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited (code {worker.returncode}); see {settings.cache_dir / 'worker.log'}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return worker
-        except OSError:
-            time.sleep(1)
-    worker.terminate()
-    raise RuntimeError(f"the worker did not answer at {url} within 90 s; see {settings.cache_dir / 'worker.log'}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             started = True
         report = create_topics(settings)
         print(f"topics: created {len(report.created)}, already there {len(report.existing)}")
-        worker = _start_worker(settings)
+        worker = start_worker(settings, settings.cache_dir / "worker.log")
         base = f"http://{settings.web_host}:{settings.web_port}"
         print(
             f"worker up (log {settings.cache_dir / 'worker.log'}):\n"
@@ -110,11 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_worker(worker)
             print("worker stopped")
         if started and not args.keep:
             localkafka.stop(settings)

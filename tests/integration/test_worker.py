@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +23,7 @@ from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
+from streams.localworker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
 from streams.report import report_rows
@@ -74,6 +72,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
             "CXKPI_KAFKA_PORT": str(port),
             "CXKPI_KAFKA_CONTROLLER_PORT": str(free_port()),
             "CXKPI_KAFKA_DATA_DIR": str(data),
+            "CXKPI_WEB_PORT": str(free_port()),
+            "CXKPI_APP_ID": "cxkpi-it",
         }
     )
     localkafka.start(settings)
@@ -85,16 +85,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
         for record in stream:
             sink.send(record)
         sink.close()
-        web_port = free_port()
-        env = os.environ | {
-            "CXKPI_BOOTSTRAP": settings.bootstrap,
-            "CXKPI_WEB_PORT": str(web_port),
-            "CXKPI_APP_ID": "cxkpi-it",
-        }
-        log = open(data / "worker.log", "wb")  # noqa: SIM115 - closed below
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
-        )
+        web_port = settings.web_port
+        worker = start_worker(settings, data / "worker.log")
         deadline = time.monotonic() + 240
         while _consumed(web_port) < stream.stats.records:
             assert worker.poll() is None, (data / "worker.log").read_text()[-3000:]
@@ -110,11 +102,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
         yield {"settings": settings, "stream": stream, "web_port": web_port, "catch_up_s": consumed_at, "data": data}
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_worker(worker)
         localkafka.stop(settings)
 
 
