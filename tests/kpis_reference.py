@@ -1,11 +1,13 @@
-"""A plain batch computation of windowed KPIs, written independently of streams/kpis."""
+"""A plain batch computation of windowed KPIs, written independently of streams/kpis.
+
+Per-order facts (first shipment, closing, the 48 h cohort rule) come from tests/reference.py."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-HOUR = 3_600_000
+from tests.reference import in_48h_cohort, orders_by_id
 
 
 def _bucket(t: int, size: int) -> int:
@@ -14,20 +16,10 @@ def _bucket(t: int, size: int) -> int:
 
 def batch_kpis(events: list[dict[str, Any]], size: int) -> dict[tuple[str, str, int], tuple[int, float | None]]:
     """(kpi, 'dim=value' or '', window start) -> (count, value) for a subset of KPIs."""
-    paid = {e["order_id"]: e for e in events if e["event_type"] == "order.paid"}
-    first_ship: dict[str, dict[str, Any]] = {}
-    closed: dict[str, int] = {}
-    opened: dict[str, dict[str, Any]] = {}
-    for e in events:
-        k = e["event_type"]
-        if k == "shipment.shipped" and (
-            e["order_id"] not in first_ship or e["event_time"] < first_ship[e["order_id"]]["event_time"]
-        ):
-            first_ship[e["order_id"]] = e
-        if k in ("order.cancelled", "refund.completed"):
-            closed[e["order_id"]] = min(closed.get(e["order_id"], e["event_time"]), e["event_time"])
-        if k == "ticket.opened":
-            opened[e["ticket_id"]] = e
+    orders = orders_by_id(events)
+    paid = {order_id: o["paid"] for order_id, o in orders.items()}
+    first_ship = {order_id: o["shipment"] for order_id, o in orders.items() if o["shipment"] is not None}
+    opened = {e["ticket_id"]: e for e in events if e["event_type"] == "ticket.opened"}
     sums: dict[tuple[str, str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
 
     def add(kpi: str, dims: list[str], t: int, num: float, den: float) -> None:
@@ -36,21 +28,15 @@ def batch_kpis(events: list[dict[str, Any]], size: int) -> dict[tuple[str, str, 
             cell[0] += num
             cell[1] += den
 
-    for order_id, p in paid.items():
+    for order in orders.values():
+        p = order["paid"]
         t0 = p["event_time"]
         cat = f"category={p['category']}"
         add("orders_paid", [cat], t0, 1, 0)
         add("presale_ratio", [cat], t0, 1 if p["presale"] else 0, 1)
-        if not p["presale"]:
-            s = first_ship.get(order_id)
-            c = closed.get(order_id)
-            shipped = s["event_time"] if s else None
-            if c is not None and (shipped is None or c < shipped) and c - t0 <= 48 * HOUR:
-                pass
-            else:
-                add(
-                    "ship_within_48h_ratio", [cat], t0, 1 if shipped is not None and shipped - t0 <= 48 * HOUR else 0, 1
-                )
+        counted, within = in_48h_cohort(order)
+        if counted:
+            add("ship_within_48h_ratio", [cat], t0, 1 if within else 0, 1)
     for order_id, s in first_ship.items():
         p = paid[order_id]
         cat = f"category={p['category']}"

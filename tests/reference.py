@@ -13,12 +13,12 @@ PROMISE_MS = 48 * HOUR_MS
 
 
 def orders_by_id(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per order: the paid event plus the first time of each later milestone."""
+    """Per order: the paid event, its first shipment event and the first time it was closed."""
     orders: dict[str, dict[str, Any]] = {}
     later: list[dict[str, Any]] = []
     for e in events:
         if e["event_type"] == "order.paid":
-            orders[e["order_id"]] = {"paid": e, "shipped_ms": None, "closed_ms": None, "first_response": []}
+            orders[e["order_id"]] = {"paid": e, "shipment": None, "shipped_ms": None, "closed_ms": None}
         else:
             later.append(e)
     for e in later:
@@ -26,28 +26,27 @@ def orders_by_id(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if order is None:
             continue
         t = e["event_time"]
-        if e["event_type"] == "shipment.shipped":
-            order["shipped_ms"] = t if order["shipped_ms"] is None else min(order["shipped_ms"], t)
+        if e["event_type"] == "shipment.shipped" and (order["shipped_ms"] is None or t < order["shipped_ms"]):
+            order["shipped_ms"] = t
+            order["shipment"] = e
         elif e["event_type"] in ("order.cancelled", "refund.completed"):
             order["closed_ms"] = t if order["closed_ms"] is None else min(order["closed_ms"], t)
     return orders
 
 
+def in_48h_cohort(order: dict[str, Any]) -> tuple[bool, bool]:
+    """(counted, shipped within 48 h): in-stock orders, less those closed unshipped within 48 h."""
+    paid = order["paid"]
+    t0, shipped, closed = paid["event_time"], order["shipped_ms"], order["closed_ms"]
+    closed_unshipped = closed is not None and (shipped is None or closed < shipped)
+    if paid["presale"] or (closed_unshipped and closed - t0 <= PROMISE_MS):
+        return False, False
+    return True, shipped is not None and shipped - t0 <= PROMISE_MS
+
+
 def ship_rate_48h(orders: Iterable[dict[str, Any]]) -> float:
-    cohort = within = 0
-    for o in orders:
-        paid = o["paid"]
-        if paid["presale"]:
-            continue
-        t0 = paid["event_time"]
-        shipped = o["shipped_ms"]
-        closed_unshipped = o["closed_ms"] is not None and (shipped is None or o["closed_ms"] < shipped)
-        if closed_unshipped and o["closed_ms"] - t0 <= PROMISE_MS:
-            continue
-        cohort += 1
-        if shipped is not None and shipped - t0 <= PROMISE_MS:
-            within += 1
-    return within / cohort
+    flags = [in_48h_cohort(o) for o in orders]
+    return sum(1 for counted, within in flags if counted and within) / sum(1 for counted, _ in flags if counted)
 
 
 def mean_time_to_ship_h(orders: Iterable[dict[str, Any]]) -> float:
