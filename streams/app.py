@@ -26,9 +26,10 @@ from prometheus_client import generate_latest
 
 from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
+from streams.kpis.bursts import BurstDetector
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import WindowMerger, group_id, parse_key, progress_id, record_key
-from streams.outputs.guarantee import guarantee_status, shipping_alert
+from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from topics.contract import (
     GUARANTEE_STATUS,
@@ -75,6 +76,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     ticket_dict: dict[str, Any] = tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
     merger = WindowMerger(partitions)
+    bursts = BurstDetector()
     last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
     sent_through: dict[tuple[int, int, int], int] = {}  # (partition, size, settle) -> progress sent
     input_names = {t.name for t in INPUT_TOPICS}
@@ -153,6 +155,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             for record in merger.advance(body["partition"], size, settle, body["through"]):
                 await send(KPI_WINDOWS.name, record_key(record).encode(), orjson.dumps(record))
                 m.windows_emitted.inc()
+            for start, counts in merger.drain_merchant_minutes():
+                for alert in bursts.on_window(start, counts):
+                    await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(burst_alert(alert)))
+                    if alert.phase == "started":
+                        m.bursts.inc()
+                m.bursting.set(len(bursts.active))
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
@@ -181,6 +189,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 engine = engine_for(tp.partition)
                 engine.windows.set_idle(tp.topic)
                 await publish(engine)
+
+    lag_series: set[tuple[str, str]] = set()
+
+    @app.timer(interval=5.0)
+    async def refresh_lag() -> None:
+        """Consumer lag per owned input partition, against the broker's end offsets (ListOffsets)."""
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in input_names]
+        ends = await app.consumer.highwaters(*owned) if owned else {}
+        unseen = [tp for tp in owned if (tp.topic, tp.partition) not in last_seen]
+        starts = await app.consumer.earliest_offsets(*unseen) if unseen else {}
+        current: set[tuple[str, str]] = set()
+        for tp in owned:
+            end = ends.get(tp)
+            if end is None:
+                continue
+            seen = last_seen.get((tp.topic, tp.partition))
+            position = seen[0] + 1 if seen is not None else starts.get(tp, 0)
+            labels = (tp.topic, str(tp.partition))
+            m.lag.labels(*labels).set(max(end - position, 0))
+            current.add(labels)
+        for labels in lag_series - current:  # partitions moved to another worker
+            m.lag.remove(*labels)
+        lag_series.clear()
+        lag_series.update(current)
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:

@@ -225,9 +225,10 @@ class ShippingAlert(TypedDict):
     merchant_id: str
     livestream_id: str | None
     event_time: int
-    overdue_orders: int
-    order_rate_per_min: float
-    baseline_rate_per_min: float
+    overdue_orders: int | None
+    order_rate_per_min: float | None
+    baseline_rate_per_min: float | None
+    burst_orders: int | None
     schema_version: int
 
 

@@ -38,10 +38,16 @@ def parse_dims(key: str) -> tuple[str, dict[str, str]]:
 class Context:
     """Routes one KPI update to every dimension set it applies to, in every window size."""
 
-    def __init__(self, windows: PartitionWindows, metrics: MetricsSink, detailed_sizes: tuple[int, ...]):
+    def __init__(
+        self,
+        windows: PartitionWindows,
+        metrics: MetricsSink,
+        all_sizes: tuple[int, ...],
+        detailed_sizes: tuple[int, ...],
+    ):
         self.windows = windows
         self.metrics = metrics
-        self.all_sizes = windows.sizes_ms
+        self.all_sizes = all_sizes
         self.detailed_sizes = detailed_sizes
 
     def _add(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.kpis import areas
+from streams.kpis.bursts import BURST_WINDOW_MS, merchant_key
 from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
 from streams.windows import ClosedWindow, PartitionWindows
@@ -54,11 +55,10 @@ class PartitionEngine:
 
     def __post_init__(self) -> None:
         settles = tuple(int(s * 1000) for s in SETTLE_HORIZONS_S)
-        self.windows = PartitionWindows(
-            self.config.window_sizes_ms, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS)
-        )
+        sizes = tuple(sorted({*self.config.window_sizes_ms, BURST_WINDOW_MS}))  # burst counts need 1 min
+        self.windows = PartitionWindows(sizes, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS))
         detailed = tuple(s for s in self.config.window_sizes_ms if s in self.config.detailed_window_ms)
-        self.ctx = Context(self.windows, self.metrics, detailed)
+        self.ctx = Context(self.windows, self.metrics, self.config.window_sizes_ms, detailed)
         self.touched_orders: set[str] = set()
         self.touched_tickets: set[str] = set()
         self.due: list[tuple[int, str]] = []
@@ -124,6 +124,10 @@ class PartitionEngine:
         state.setdefault("shipped", None)
         state.setdefault("closed", None)
         areas.on_paid(self.ctx, state, e)
+        # merged across partitions at stage two, where bursts are detected
+        self.windows.add(
+            merchant_key(e["merchant_id"], e["livestream_id"]), 1, e["event_time"], 0, 0, 1.0, (BURST_WINDOW_MS,)
+        )
         areas.apply_cohort_delta(self.ctx, state, (0.0, 0.0))
         heapq.heappush(self.due, (state["promised"], e["order_id"]))
 

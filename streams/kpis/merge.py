@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.kpis.bursts import BURST_WINDOW_MS, MerchantCounts, is_merchant_key, parse_merchant_key
 from streams.kpis.catalog import KPI_BY_NAME, values_of
 from streams.kpis.context import parse_dims
 from streams.windows import GroupKey, Vector
@@ -39,7 +40,7 @@ def window_records(group: GroupKey, merged: dict[str, Vector]) -> list[dict[str,
     size, start, _ = group
     records = []
     for key in sorted(merged):
-        if not any(merged[key]):
+        if is_merchant_key(key) or not any(merged[key]):
             continue  # e.g. a count retracted to zero: no data, whatever the arrival order was
         kpi_name, dims = parse_dims(key)
         for name, count, value in values_of(KPI_BY_NAME[kpi_name], merged[key]):
@@ -88,10 +89,17 @@ class WindowMerger:
     partitions: int
     pending: dict[GroupKey, dict[int, dict[str, Vector]]] = field(default_factory=dict)
     through: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
+    merchant_minutes: list[tuple[int, MerchantCounts]] = field(default_factory=list)
+    """(window start, merged merchant order counts) of completed one-minute windows, in order,
+    for the burst detector; the caller drains it."""
 
     def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> None:
         # a re-delivered partial replaces the earlier copy: replays cannot double-count
         self.pending.setdefault(group, {})[partition] = partials
+
+    def drain_merchant_minutes(self) -> list[tuple[int, MerchantCounts]]:
+        minutes, self.merchant_minutes = self.merchant_minutes, []
+        return minutes
 
     def advance(self, partition: int, size: int, settle: int, through: int) -> list[dict[str, Any]]:
         marks = self.through.setdefault((size, settle), {})
@@ -102,5 +110,9 @@ class WindowMerger:
         ready = sorted(g for g in self.pending if g[0] == size and g[2] == settle and g[1] + size <= done_through)
         records: list[dict[str, Any]] = []
         for group in ready:
-            records += window_records(group, merge_partials(self.pending.pop(group)))
+            merged = merge_partials(self.pending.pop(group))
+            records += window_records(group, merged)
+            if group[0] == BURST_WINDOW_MS and group[2] == 0:
+                counts = {parse_merchant_key(k): int(v[0]) for k, v in merged.items() if is_merchant_key(k) and v[0]}
+                self.merchant_minutes.append((group[1], counts))
         return records

@@ -12,6 +12,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
+from streams.kpis.bursts import BurstAlert, BurstDetector
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import WindowMerger
@@ -32,6 +33,8 @@ class LocalPipeline:
     def __post_init__(self) -> None:
         self.engines = [PartitionEngine(p, {}, {}, self.config, self.metrics) for p in range(self.partitions)]
         self.merger = WindowMerger(self.partitions)
+        self.bursts = BurstDetector()
+        self.burst_alerts: list[BurstAlert] = []
         self.windows: list[dict[str, Any]] = []
         self.outcomes: dict[str, int] = {}
 
@@ -58,3 +61,5 @@ class LocalPipeline:
                 self.merger.add(engine.partition, closed.group, closed.partials)
             for (size, settle), through in engine.windows.closed_through.items():
                 self.windows.extend(self.merger.advance(engine.partition, size, settle, through))
+            for start, counts in self.merger.drain_merchant_minutes():
+                self.burst_alerts += self.bursts.on_window(start, counts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.kpis.bursts import BurstAlert
 from streams.kpis.engine import OverdueAlert
 from topics.contract import SCHEMA_VERSION
 
@@ -51,7 +52,23 @@ def shipping_alert(alert: OverdueAlert) -> dict[str, Any]:
         "livestream_id": None,
         "event_time": alert.event_time,
         "overdue_orders": alert.overdue_orders,
-        "order_rate_per_min": 0.0,
-        "baseline_rate_per_min": 0.0,
+        "order_rate_per_min": None,
+        "baseline_rate_per_min": None,
+        "burst_orders": None,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def burst_alert(alert: BurstAlert) -> dict[str, Any]:
+    """A `shipping.alerts` record: a merchant's order burst started or ended."""
+    return {
+        "alert": "order_burst" if alert.phase == "started" else "order_burst_ended",
+        "merchant_id": alert.merchant_id,
+        "livestream_id": alert.livestream_id,
+        "event_time": alert.event_time,
+        "overdue_orders": None,
+        "order_rate_per_min": round(alert.rate_per_min, 3),
+        "baseline_rate_per_min": round(alert.baseline_per_min, 3),
+        "burst_orders": alert.burst_orders,
         "schema_version": SCHEMA_VERSION,
     }

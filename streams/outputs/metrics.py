@@ -34,6 +34,9 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_windows_emitted": (),
     "cxkpi_late_window_updates": (),
     "cxkpi_orders_overdue": ("category",),
+    "cxkpi_order_bursts": (),
+    "cxkpi_merchants_bursting": (),
+    "cxkpi_consumer_lag_records": ("topic", "partition"),
     "cxkpi_table_keys": ("table",),
     "cxkpi_event_to_metric_delay_seconds": (),
 }
@@ -131,6 +134,22 @@ class Metrics:
             f"{NS}_orders_overdue",
             "Unshipped orders past their promised ship-by (this worker's partitions).",
             ["category"],
+            registry=r,
+        )
+        self.bursts = Counter(
+            f"{NS}_order_bursts_total",
+            "Order bursts detected (a merchant at several times its own recent order rate).",
+            registry=r,
+        )
+        self.bursting = Gauge(
+            f"{NS}_merchants_bursting",
+            "Merchants in an order burst now (exported by the worker that merges windows).",
+            registry=r,
+        )
+        self.lag = Gauge(
+            f"{NS}_consumer_lag_records",
+            "Records not yet consumed, per input partition this worker owns (broker end offset - position).",
+            ["topic", "partition"],
             registry=r,
         )
         self.table_keys = Gauge(f"{NS}_table_keys", "Keys held in a state table on this worker.", ["table"], registry=r)

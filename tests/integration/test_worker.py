@@ -24,7 +24,7 @@ from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
-from streams.outputs.guarantee import guarantee_status
+from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
 from streams.report import report_rows
 from streams.topic_reader import read_to_end
@@ -160,6 +160,20 @@ def test_guarantee_view_and_topic(run: dict[str, Any], reference: LocalPipeline)
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"http://127.0.0.1:{run['web_port']}/orders/no-such-order/guarantees", timeout=5)
     assert missing.value.code == 404
+
+
+def test_bursts_reach_shipping_alerts(run: dict[str, Any], reference: LocalPipeline) -> None:
+    alerts = [orjson.loads(m.value) for m in _read_topic(run["settings"], "shipping.alerts")]
+    got = [a for a in alerts if a["alert"].startswith("order_burst")]
+    want = [burst_alert(a) for a in reference.burst_alerts]
+    assert [a["alert"] for a in want] == ["order_burst", "order_burst_ended"]
+    assert got == want
+    families = _metrics(run["web_port"])
+    assert families["cxkpi_order_bursts"].samples[0].value == 1
+    assert families["cxkpi_merchants_bursting"].samples[0].value == 0
+    lag = [s for s in families["cxkpi_consumer_lag_records"].samples]
+    assert {s.labels["topic"] for s in lag} == {"orders", "shipments", "refunds", "support-tickets"}
+    assert all(s.value == 0 for s in lag)  # everything was consumed
 
 
 def test_metric_families_are_declared(run: dict[str, Any]) -> None:
