@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check broker-stop clean
+.PHONY: demo test lint check tools broker-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Prometheus, promtool and Alertmanager from Debian's packages (rule tests, alert end-to-end test, demo)
+tools:
+	@bash scripts/install-tools.sh
+
+demo: $(STAMP) tools
 	$(VENV)/bin/cxkpi demo
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -23,6 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m topics.codegen --check
+	$(PY) -m dashboards --check
 
 check: test lint
 
