@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from prometheus_client.utils import floatToGoString
+
 HOUR = 3600
 MINUTE = 60
 
@@ -107,6 +109,11 @@ def duration(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def le_label(seconds: float) -> str:
+    """A histogram bucket's `le` label exactly as prometheus_client writes it (172800.0 -> '172800.0')."""
+    return str(floatToGoString(seconds))  # type: ignore[no-untyped-call]
 
 
 PRODUCTION = Config()

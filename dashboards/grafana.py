@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.utils import floatToGoString
-
-from dashboards.config import PRODUCTION, Config
+from dashboards.config import PRODUCTION, Config, le_label
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job="cxkpi"'
-LE_48H = floatToGoString(PRODUCTION.ship_slo.threshold_s)
+LE_48H = le_label(PRODUCTION.ship_slo.threshold_s)
 ORDER_SEL = f'{SEL},category=~"$category",channel=~"$channel"'
 CARRIER_SEL = f'{SEL},carrier=~"$carrier"'
 RATE = "$__rate_interval"

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client.utils import floatToGoString
-
-from dashboards.config import Config, Slo, duration
+from dashboards.config import Config, Slo, duration, le_label
 
 Rule = dict[str, Any]
 
@@ -35,7 +33,7 @@ def _job(cfg: Config) -> str:
 
 def slo_error_ratio(cfg: Config, slo: Slo, metric: str, by: str, seconds: int) -> str:
     """Share of events slower than the SLO threshold over a window (1 - good/all)."""
-    le = floatToGoString(slo.threshold_s)  # the le label exactly as prometheus_client writes it
+    le = le_label(slo.threshold_s)  # the le label exactly as prometheus_client writes it
     w = _w(cfg, seconds)
     group = f" by ({by})" if by else ""
     return (
