@@ -143,7 +143,8 @@ def alert_rules(cfg: Config) -> list[Rule]:
         return f"avg_over_time({record}[{_w(cfg, window_s)}] offset {_w(cfg, offset_s)})"
 
     exc_now = f"carrier:cxkpi_shipment_exceptions:rate{_name_w(cfg, cfg.delay_short_s)}"
-    exc_before = baseline(exc_now, cfg.delay_baseline_s, cfg.delay_short_s)
+    # a carrier with no exceptions in the baseline window has a baseline of 0 (the floor still holds)
+    exc_before = f"({baseline(exc_now, cfg.delay_baseline_s, cfg.delay_short_s)} or {exc_now} * 0)"
     tail_now = f"cxkpi:time_to_ship_seconds:p90_rate{_name_w(cfg, cfg.tail_short_s)}"
     tail_before = baseline(tail_now, cfg.tail_baseline_s, cfg.tail_short_s)
     help_now = f'reason:cxkpi_help_requests:rate{_name_w(cfg, cfg.help_short_s)}{{reason="shipping"}}'
