@@ -40,6 +40,10 @@ class Settings:
     """Worker web port (CXKPI_WEB_PORT)."""
     grace_s: int = 600
     """Event-time grace for out-of-order events (CXKPI_GRACE_SECONDS)."""
+    prometheus_port: int = 9090
+    """Where the demo's Prometheus listens on 127.0.0.1 (CXKPI_PROMETHEUS_PORT)."""
+    alertmanager_port: int = 9097
+    """Where the demo's Alertmanager listens on 127.0.0.1 (CXKPI_ALERTMANAGER_PORT); 9093 is Kafka's controller."""
 
     @property
     def jars_dir(self) -> Path:
@@ -75,8 +79,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_host=env.get("CXKPI_WEB_HOST") or defaults.web_host,
         web_port=_int(env, "CXKPI_WEB_PORT", defaults.web_port),
         grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
+        prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
+        alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
     )
-    for port_field in ("kafka_port", "kafka_controller_port"):
+    for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
         port = getattr(settings, port_field)
         if not 0 < port < 65536:
             raise SettingsError(f"{port_field}={port} is not a TCP port")

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, topics_cmd, worker_cmd
+from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
 from streams.config import SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -17,7 +17,7 @@ Command = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxkpi", description="Streaming consumer-experience KPIs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (broker_cmd, topics_cmd, generate_cmd, demo_cmd, worker_cmd, report_cmd):
+    for module in (broker_cmd, topics_cmd, generate_cmd, demo_cmd, worker_cmd, report_cmd, snapshot_cmd):
         module.register(sub)
     return parser
 

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
 
+import dashboards
+from dashboards.config import PRODUCTION
+from dashboards.rules import rule_groups
 from streams import localkafka
 from streams.admin import create_topics
 from streams.cli import generate_cmd
+from streams.config import Settings
 from streams.generator.scenarios import SCENARIOS
 from streams.generator.stream import DEFAULT_START_MS
+from streams.localmonitoring import Monitoring, MonitoringError, start_monitoring
 from streams.localworker import start_worker, stop_worker
+
+ALERTMANAGER_CONFIG = Path(dashboards.__file__).parent / "alertmanager" / "alertmanager.yml"
+RULE_SPEEDUP_SHARE = 30.0
+"""The demo's rules run with windows shrunk speedup/30 times (5 min -> 15 s at 600x): event time
+races ahead of wall time, so production windows would span most of the demo."""
 
 
 def register(sub: Any) -> None:
@@ -26,6 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
     p.add_argument("--no-wait", action="store_true", help="stop as soon as the scenario is sent")
+    p.add_argument("--no-monitoring", action="store_true", help="start no Prometheus and Alertmanager")
     p.set_defaults(handler=run)
 
 
@@ -33,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     settings = args.settings
     started = False
     worker: subprocess.Popen[bytes] | None = None
+    monitoring: Monitoring | None = None
     try:
         if settings.external_cluster or localkafka.status(settings).running:
             localkafka.wait_ready(settings.bootstrap, timeout_s=15)
@@ -53,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             f"--current 2026-11-01T12:00..2026-11-02T00:00",
             flush=True,
         )
+        if not args.no_monitoring:
+            monitoring = _start_monitoring(settings, args.speedup)
         hours = args.duration / 3_600_000
         minutes = args.duration / 1000 / args.speedup / 60
         print(
@@ -85,9 +101,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxkpi demo: {exc}", file=sys.stderr)
         return 1
     finally:
+        if monitoring is not None:
+            monitoring.stop()
+            print("prometheus and alertmanager stopped")
         if worker is not None and worker.poll() is None:
             stop_worker(worker)
             print("worker stopped")
         if started and not args.keep:
             localkafka.stop(settings)
             print("kafka stopped")
+
+
+def _start_monitoring(settings: Settings, speedup: float) -> Monitoring | None:
+    """Prometheus + Alertmanager on loopback with the rules scaled to the demo's pace; None if not installed."""
+    workdir = settings.cache_dir / "monitoring"
+    shutil.rmtree(workdir, ignore_errors=True)  # a fresh TSDB: the last demo's series would mislead
+    scale = max(speedup / RULE_SPEEDUP_SHARE, 1.0)
+    try:
+        monitoring = start_monitoring(
+            workdir,
+            [f"{settings.web_host}:{settings.web_port}"],
+            rule_groups(PRODUCTION.scaled(scale)),
+            settings.prometheus_port,
+            settings.alertmanager_port,
+            ALERTMANAGER_CONFIG,
+        )
+    except MonitoringError as exc:
+        print(f"no monitoring: {exc}", flush=True)
+        return None
+    print(
+        f"monitoring (rule windows shrunk {scale:g}x to the demo's pace):\n"
+        f"  prometheus   {monitoring.prometheus_url}/alerts\n"
+        f"  alertmanager {monitoring.alertmanager_url}\n"
+        f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} --range 10m --rate-interval 10s",
+        flush=True,
+    )
+    return monitoring

@@ -10,7 +10,6 @@ must return data from what Prometheus scraped.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -22,15 +21,17 @@ from typing import Any
 
 import pytest
 
-from dashboards.__main__ import rules_yaml
 from dashboards.config import PRODUCTION
-from dashboards.grafana import all_queries
+from dashboards.grafana import DASHBOARDS, all_queries
+from dashboards.rules import rule_groups
+from dashboards.snapshot import ALL, concrete, render_all
 from streams import localkafka
 from streams.admin import create_topics
 from streams.config import Settings, load_settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.sinks import KafkaSink, paced
 from streams.generator.stream import EventStream, Faults
+from streams.localmonitoring import start_monitoring
 from streams.localworker import start_worker, stop_worker
 from tests.conftest import REPO, free_port
 from tests.dashboards.tools import alertmanager, prometheus
@@ -42,6 +43,7 @@ RULE_SCALE = 60.0
 """Rule windows shrink this much: 5 min -> 5 s, 1 h -> 60 s (scrapes and evaluations every second)."""
 RATE = 0.1
 """Orders per event-time second."""
+ALERTMANAGER_CONFIG = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
 
 
 @dataclass
@@ -57,28 +59,6 @@ def _get(url: str) -> Any:
         return json.loads(resp.read())
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer; see {log}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     settings = load_settings(
@@ -91,63 +71,27 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "CXKPI_APP_ID": "cxkpi-e2e",
         }
     )
-    am_port, prom_port = free_port(), free_port()
-    rules = tmp_path / "rules.yml"
-    rules.write_text(rules_yaml(PRODUCTION.scaled(RULE_SCALE)))
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        json.dumps(  # JSON is YAML
-            {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": [str(rules)],
-                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-                "scrape_configs": [
-                    {"job_name": "cxkpi", "static_configs": [{"targets": [f"127.0.0.1:{settings.web_port}"]}]}
-                ],
-            }
-        )
-    )
-    procs: list[subprocess.Popen[bytes]] = []
-    worker = None
+    prometheus(), alertmanager()  # a clear failure when `make tools` did not run
+    worker = monitoring = None
     localkafka.start(settings)
     try:
-        am_log = tmp_path / "alertmanager.log"
-        procs.append(
-            subprocess.Popen(
-                [
-                    alertmanager(),
-                    f"--config.file={REPO / 'dashboards' / 'alertmanager' / 'alertmanager.yml'}",
-                    f"--storage.path={tmp_path / 'am'}",
-                    f"--web.listen-address=127.0.0.1:{am_port}",
-                    "--cluster.listen-address=",
-                ],
-                stdout=am_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
+        monitoring = start_monitoring(
+            tmp_path / "monitoring",
+            [f"127.0.0.1:{settings.web_port}"],
+            rule_groups(PRODUCTION.scaled(RULE_SCALE)),
+            free_port(),
+            free_port(),
+            ALERTMANAGER_CONFIG,
         )
-        _wait_http(f"http://127.0.0.1:{am_port}/-/ready", procs[-1], am_log)
-        prom_log = tmp_path / "prometheus.log"
-        procs.append(
-            subprocess.Popen(
-                [
-                    prometheus(),
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={tmp_path / 'prom'}",
-                    f"--web.listen-address=127.0.0.1:{prom_port}",
-                ],
-                stdout=prom_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
-        _wait_http(f"http://127.0.0.1:{prom_port}/-/ready", procs[-1], prom_log)
         create_topics(settings)
         worker = start_worker(settings, tmp_path / "worker.log")
-        yield Stack(settings, f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}", tmp_path)
+        assert monitoring.alertmanager_url is not None
+        yield Stack(settings, monitoring.prometheus_url, monitoring.alertmanager_url, tmp_path)
     finally:
         if worker is not None:
             stop_worker(worker)
-        for proc in reversed(procs):
-            _stop(proc)
+        if monitoring is not None:
+            monitoring.stop()
         localkafka.stop(settings)
 
 
@@ -167,21 +111,41 @@ def _replay(stack: Stack, name: str, hours: int, faults: Faults, paced_part: boo
         sink.close()
 
 
+def _query(stack: Stack, expr: str) -> list[dict[str, Any]]:
+    answer = _get(f"{stack.prometheus_url}/api/v1/query?query={urllib.parse.quote(expr)}")
+    assert answer["status"] == "success", (expr, answer)
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def _wait_consumed(stack: Stack, timeout_s: float = 180) -> None:
+    """Until the worker has no lag left and its gauges were refreshed after that."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lag = _query(stack, 'sum(cxkpi_consumer_lag_records{job="cxkpi"})')
+        if lag and float(lag[0]["value"][1]) == 0:
+            break
+        assert time.monotonic() < deadline, f"lag left: {lag}"
+        time.sleep(1)
+    time.sleep(12)  # the worker's gauge timers run every 5 s; Prometheus scrapes every second
+
+
 def _alerts(stack: Stack) -> list[dict[str, Any]]:
     return [a for a in _get(f"{stack.alertmanager_url}/api/v2/alerts") if a["status"]["state"] == "active"]
 
 
 def _firing(stack: Stack) -> list[dict[str, Any]]:
-    query = urllib.parse.quote('ALERTS{alertstate="firing"}')
-    return [r["metric"] for r in _get(f"{stack.prometheus_url}/api/v1/query?query={query}")["data"]["result"]]
+    return [r["metric"] for r in _query(stack, 'ALERTS{alertstate="firing"}')]
 
 
 def test_carrier_outage_alert_reaches_alertmanager_and_panels_have_data(stack: Stack) -> None:
-    faults = Faults(late_ratio=0.02, dup_ratio=0.01, bad_ratio=0.01)
+    # some records delayed past the 10 min grace: late events must show on the processor dashboard
+    faults = Faults(late_ratio=0.02, late_max_ms=30 * 60_000, dup_ratio=0.01, bad_ratio=0.01)
     started = time.monotonic()
     replay = threading.Thread(target=_replay, args=(stack, "carrier-outage", 36, faults, True))
     replay.start()
     seen: dict[tuple[str, str], float] = {}
+    alert: dict[str, Any] = {}
     deadline = None
     while deadline is None or time.monotonic() < deadline:
         for a in _alerts(stack):
@@ -206,21 +170,21 @@ def test_carrier_outage_alert_reaches_alertmanager_and_panels_have_data(stack: S
     _replay(stack, "carrier-outage", 36, faults, False)
     # every dashboard panel's query returns data from what this Prometheus scraped (the
     # comparison offset is set to 30 s: this Prometheus has minutes of history, not days)
-    time.sleep(15)
+    _wait_consumed(stack)
     empty = []
     for uid, title, expr in all_queries():
-        concrete = (
-            expr.replace("$__rate_interval", "1m")
-            .replace("$compare", "30s")
-            .replace("$category", ".*")
-            .replace("$channel", ".*")
-            .replace("$carrier", ".*")
-        )
-        result = _get(f"{stack.prometheus_url}/api/v1/query?query={urllib.parse.quote(concrete)}")
-        assert result["status"] == "success", (uid, title, result)
-        if not result["data"]["result"]:
-            empty.append(f"{uid} / {title}: {concrete}")
+        concrete_expr = concrete(expr, ALL | {"$__rate_interval": "1m", "$compare": "30s"})
+        if not _query(stack, concrete_expr):
+            empty.append(f"{uid} / {title}: {concrete_expr}")
     assert empty == [], "\n".join(empty)
+
+    # and `cxkpi snapshot`'s renderer draws every panel of every dashboard from range queries
+    variables = ALL | {"$__rate_interval": "1m", "$compare": "30s"}
+    written = render_all(stack.prometheus_url, stack.data / "snapshots", time.time() - 300, time.time(), variables)
+    assert [p.name for p, _, _ in written] == [f"{make().uid}.png" for make in DASHBOARDS]
+    for path, with_data, panels in written:
+        assert path.stat().st_size > 10_000, path
+        assert with_data == panels, (path.name, with_data, panels)
 
 
 def test_steady_trading_fires_no_alert(stack: Stack) -> None:
