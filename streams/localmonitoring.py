@@ -82,6 +82,7 @@ def start_monitoring(
     if prometheus is None:
         raise MonitoringError("Prometheus is not installed: run `make tools` (Debian package prometheus)")
     workdir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir.resolve()  # Prometheus resolves rule_files against the config file's folder
     monitoring = Monitoring(f"http://127.0.0.1:{prometheus_port}", None)
     try:
         config: dict[str, Any] = {
