@@ -89,7 +89,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             engine = engines[partition] = PartitionEngine(partition, order_dict, ticket_dict, config, m)
         return engine
 
-    async def send(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         # straight to the transport producer: Faust's send_soon buffer drains one message at a time
         await app.producer.send(topic, key, value, partition, None, None)
 
@@ -118,6 +118,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for ticket_id in touched_tickets:
             state = ticket_dict[ticket_id]
             await send(tickets.changelog_topic.get_topic_name(), orjson.dumps(ticket_id), orjson.dumps(state), p)
+        expired_orders, expired_tickets = engine.drain_expired()
+        for table, keys in ((orders, expired_orders), (tickets, expired_tickets)):
+            for key in keys:  # a tombstone: recovery and compaction drop the key
+                await send(table.changelog_topic.get_topic_name(), orjson.dumps(key), None, p)
 
     @app.agent(source)
     async def kpi_events(stream: Any) -> Any:

@@ -33,6 +33,10 @@ class EngineConfig:
     grace_ms: int = 10 * 60_000
     detailed_window_ms: tuple[int, ...] = (3_600_000,)
     """Window sizes broken down by dimensions; the others carry totals only (bounded output)."""
+    state_ttl_ms: int = 30 * 24 * 3_600_000
+    """Order and ticket state is dropped once the watermark is this far past its newest event
+    (and an order's payment cohorts have settled). This is the dedup horizon: an event of an
+    expired order counts as parked, like one whose payment never came."""
 
 
 @dataclass
@@ -61,6 +65,11 @@ class PartitionEngine:
         self.ctx = Context(self.windows, self.metrics, self.config.window_sizes_ms, detailed)
         self.touched_orders: set[str] = set()
         self.touched_tickets: set[str] = set()
+        self.expired_orders: set[str] = set()
+        self.expired_tickets: set[str] = set()
+        self.expiry: list[tuple[int, bool, str]] = []
+        """(due ms, is order, id), checked lazily: a state touched since is pushed back."""
+        self.cohort_ms = int(max(SETTLE_HORIZONS_S) * 1000) + max(self.config.window_sizes_ms)
         self.due: list[tuple[int, str]] = []
         self.overdue_by_category: dict[str, int] = {}
         self.overdue_by_merchant: dict[str, int] = {}
@@ -79,6 +88,7 @@ class PartitionEngine:
     def close_due(self) -> list[ClosedWindow]:
         """Windows now final here (with data); `windows.closed_through` says how far each horizon got."""
         self._mark_overdue()
+        self._expire()
         return list(self.windows.close_due())
 
     # -- orders -----------------------------------------------------------------------
@@ -88,8 +98,9 @@ class PartitionEngine:
         if state is not None and event["event_id"] in state["seen"]:
             return "duplicate"
         if state is None:
-            state = self.orders[order_id] = {"seen": []}
+            state = self.orders[order_id] = self._new_state(order_id, True, event["event_time"])
         state["seen"].append(event["event_id"])
+        state["t"] = max(state["t"], event["event_time"])
         self.touched_orders.add(order_id)
         if event["event_type"] == "order.paid":
             if "paid" in state:
@@ -218,17 +229,18 @@ class PartitionEngine:
         ticket_id = e["ticket_id"]
         state = self.tickets.get(ticket_id)
         if state is None:
-            state = self.tickets[ticket_id] = {"seen": []}
+            state = self.tickets[ticket_id] = self._new_state(ticket_id, False, e["event_time"])
         if e["event_id"] in state["seen"]:
             return "duplicate"
         state["seen"].append(e["event_id"])
+        state["t"] = max(state["t"], e["event_time"])
         self.touched_tickets.add(ticket_id)
         if e["event_type"] == "ticket.opened":
             state["opened"] = e["event_time"]
             state["handler"] = e["handled_by"]
             areas.on_ticket_opened(self.ctx, e)
             if e["order_id"] is not None:
-                self._order_ticket(e["order_id"], e["reason"])
+                self._order_ticket(e["order_id"], e["reason"], e["event_time"])
             for parked in state.pop("parked", []):
                 self._ticket_followup(state, parked)
             return "applied"
@@ -238,11 +250,12 @@ class PartitionEngine:
         self._ticket_followup(state, e)
         return "applied"
 
-    def _order_ticket(self, order_id: str, reason: str) -> None:
+    def _order_ticket(self, order_id: str, reason: str, t: int) -> None:
         """Attribute a help request to its order's payment cohort, or wait for the payment."""
         order = self.orders.get(order_id)
         if order is None:
-            order = self.orders[order_id] = {"seen": []}
+            order = self.orders[order_id] = self._new_state(order_id, True, t)
+        order["t"] = max(order["t"], t)
         if "paid" in order:
             areas.on_order_ticket(self.ctx, order, reason)
         else:
@@ -261,3 +274,42 @@ class PartitionEngine:
         orders, tickets = self.touched_orders, self.touched_tickets
         self.touched_orders, self.touched_tickets = set(), set()
         return orders, tickets
+
+    def drain_expired(self) -> tuple[set[str], set[str]]:
+        """Keys dropped since the last call: the shell writes their changelog tombstones."""
+        orders, tickets = self.expired_orders, self.expired_tickets
+        self.expired_orders, self.expired_tickets = set(), set()
+        return orders, tickets
+
+    # -- state expiry -----------------------------------------------------------------
+    def _new_state(self, key: str, is_order: bool, t: int) -> State:
+        heapq.heappush(self.expiry, (t + self.config.state_ttl_ms, is_order, key))
+        return {"seen": [], "t": t}
+
+    def _expires_at(self, state: State) -> int:
+        due = state["t"] + self.config.state_ttl_ms
+        if "paid" in state:  # its payment cohorts must have settled first
+            due = max(due, state["paid"] + self.cohort_ms)
+        return int(due)
+
+    def _expire(self) -> None:
+        wm = self.windows.watermark()
+        while self.expiry and wm is not None and self.expiry[0][0] < wm:
+            _, is_order, key = heapq.heappop(self.expiry)
+            table = self.orders if is_order else self.tickets
+            state = table.get(key)
+            if state is None:
+                continue
+            due = self._expires_at(state)
+            if due >= wm:
+                heapq.heappush(self.expiry, (due, is_order, key))
+                continue
+            if is_order:
+                self._clear_overdue(state)
+                self.touched_orders.discard(key)
+                self.expired_orders.add(key)
+            else:
+                self.touched_tickets.discard(key)
+                self.expired_tickets.add(key)
+            del table[key]
+            self.metrics.inc("state_expired", ("order-state" if is_order else "ticket-state",))

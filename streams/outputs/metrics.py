@@ -23,6 +23,7 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_help_requests": ("reason", "handled_by", "complaint"),
     "cxkpi_ticket_ratings": ("handled_by", "rating"),
     "cxkpi_negative_feedback": ("seller",),
+    "cxkpi_state_expired": ("table",),
     "cxkpi_time_to_ship_seconds": ("category", "channel", "seller"),
     "cxkpi_exception_notice_seconds": ("carrier",),
     "cxkpi_refund_completion_seconds": ("express",),
@@ -75,6 +76,12 @@ class Metrics:
             ),
             "negative_feedback": Counter(
                 f"{NS}_negative_feedback_total", "Negative feedback on orders.", ["seller"], registry=r
+            ),
+            "state_expired": Counter(
+                f"{NS}_state_expired_total",
+                "Order and ticket states dropped after their TTL (the dedup horizon).",
+                ["table"],
+                registry=r,
             ),
         }
         self._histograms = {
