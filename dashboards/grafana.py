@@ -193,11 +193,13 @@ def shipping() -> Dashboard:
             runbook="CxkpiOverdueBacklogGrowing",
         ),
         Panel(
-            "Order bursts (爆单)",
+            "Order bursts",
             (
                 q(f"max(cxkpi_merchants_bursting{{{SEL}}})", "merchants bursting"),
                 q(f"sum(increase(cxkpi_order_bursts_total{{{SEL}}}[1h]))", "bursts started (1h)"),
             ),
+            description="Merchants taking orders at 5x their own recent rate (爆单, mostly livestreams); "
+            "shipping.alerts names them.",
             runbook="CxkpiBurstShippingSlipping",
         ),
         Panel(
@@ -394,6 +396,13 @@ def processor() -> Dashboard:
             ),
             unit="s",
             thresholds=((1.0, "red"),),
+        ),
+        Panel(
+            "Rebalances and owned partitions",
+            (
+                q(f"sum(increase(cxkpi_rebalances_total{{{SEL}}}[1h]))", "rebalances (1h)"),
+                q(f"sum by (instance) (cxkpi_input_partitions_owned{{{SEL}}})", "partitions {{instance}}"),
+            ),
         ),
         Panel(
             "State: keys per table",

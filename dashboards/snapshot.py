@@ -52,7 +52,7 @@ def render_dashboard(
     end: float,
     variables: Mapping[str, str],
 ) -> int:
-    """Write one PNG; returns how many panels had data."""
+    """Write one PNG; returns how many panels' queries returned series."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,10 +78,11 @@ def render_dashboard(
 
 def _draw(ax: Any, panel: Panel, url: str, start: float, end: float, step: float, variables: Mapping[str, str]) -> int:
     ax.set_title(panel.title + (f" [{panel.unit}]" if panel.unit not in ("short", "") else ""), fontsize=9)
-    series_drawn = 0
+    series_returned = series_drawn = 0
     latest: list[str] = []
     for query in panel.queries:
         for series in range_query(url, concrete(query.expr, variables), start, end, step):
+            series_returned += 1  # like Grafana: a series of NaN (0/0 ratios) is data, drawn as gaps
             points = [(float(t) - end, float(v)) for t, v in series["values"] if v not in ("NaN", "+Inf", "-Inf")]
             if not points:
                 continue
@@ -101,7 +102,7 @@ def _draw(ax: Any, panel: Panel, url: str, start: float, end: float, step: float
             ax.legend(fontsize=6, loc="upper left", ncol=2)
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    return 1 if series_drawn else 0
+    return 1 if series_returned else 0
 
 
 def render_all(

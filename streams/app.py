@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
+from urllib.parse import quote
 
 import faust
 import orjson
@@ -26,9 +27,11 @@ from prometheus_client import generate_latest
 
 from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
+from streams.kpis.backlog import MerchantBacklog
 from streams.kpis.bursts import BurstDetector
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.merge import WindowMerger, group_id, parse_key, progress_id, record_key
+from streams.kpis.merge import OVERDUE, WindowMerger, group_id, parse_key, progress_id, record_key
+from streams.kpis.pipeline import partition_of
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from topics.contract import (
@@ -65,7 +68,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         table_standby_replicas=0,
     )
     m = metrics or Metrics()
-    config = EngineConfig(grace_ms=settings.grace_s * 1000)
+    sizes_ms = tuple(size * 1000 for size in settings.window_sizes_s)
+    config = EngineConfig(
+        window_sizes_ms=sizes_ms, grace_ms=settings.grace_s * 1000, detailed_window_ms=(max(sizes_ms),)
+    )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw", "key_serializer": "raw"}
     source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)
     # one partition: a partition's partials and its progress markers must stay in order
@@ -76,9 +82,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     ticket_dict: dict[str, Any] = tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
     merger = WindowMerger(partitions)
+    provisional_merger = WindowMerger(partitions, final=False)
     bursts = BurstDetector()
+    backlog = MerchantBacklog()
     last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
-    sent_through: dict[tuple[int, int, int], int] = {}  # (partition, size, settle) -> progress sent
+    sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
     late_reported = 0
     started = time.monotonic()
@@ -97,17 +105,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """Send what the engine closed; persist each changed key once (changelog on its partition)."""
         p = engine.partition
         partials_name = partials_topic.get_topic_name()
-        for closed in engine.close_due():
-            body = orjson.dumps({"partition": p, "partials": closed.partials})
-            await send(partials_name, group_id(closed.group).encode(), body, 0)
-        for (size, settle), through in engine.windows.closed_through.items():
-            if sent_through.get((p, size, settle)) != through:
-                sent_through[(p, size, settle)] = through
-                body = orjson.dumps({"partition": p, "through": through})
-                await send(partials_name, progress_id(size, settle).encode(), body, 0)
-        for alert in engine.alerts:
-            await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(shipping_alert(alert)))
-        engine.alerts.clear()
+        for provisional, windows, marks in (
+            (False, engine.close_due(), engine.windows.closed_through),
+            (True, engine.provisional_due(), engine.windows.provisional_through),
+        ):
+            for window in windows:
+                body = orjson.dumps({"partition": p, "partials": window.partials})
+                await send(partials_name, group_id(window.group, provisional).encode(), body, 0)
+            for (size, settle), through in marks.items():
+                if sent_through.get((p, size, settle, provisional)) != through:
+                    sent_through[(p, size, settle, provisional)] = through
+                    body = orjson.dumps({"partition": p, "through": through})
+                    await send(partials_name, progress_id(size, settle, provisional).encode(), body, 0)
+        counts, t = engine.drain_overdue()
+        if counts:  # merged over partitions at stage two
+            body = orjson.dumps({"partition": p, "counts": counts, "event_time": t})
+            await send(partials_name, OVERDUE.encode(), body, 0)
         touched_orders, touched_tickets = engine.drain_touched()
         for order_id in touched_orders:
             state = order_dict[order_id]
@@ -152,13 +165,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def merge_windows(stream: Any) -> Any:
         async for event in stream.events():
             body = orjson.loads(event.value)
-            size, start, settle = parse_key(event.key.decode())
-            if start is not None:
-                merger.add(body["partition"], (size, start, settle), body["partials"])
+            if event.key == OVERDUE.encode():
+                for backlog_alert in backlog.update(body["partition"], body["counts"], body["event_time"]):
+                    record = shipping_alert(backlog_alert)
+                    await send(SHIPPING_ALERTS.name, backlog_alert.merchant_id.encode(), orjson.dumps(record))
                 continue
-            for record in merger.advance(body["partition"], size, settle, body["through"]):
+            size, start, settle, provisional = parse_key(event.key.decode())
+            target = provisional_merger if provisional else merger
+            if start is not None:
+                target.add(body["partition"], (size, start, settle), body["partials"])
+                continue
+            for record in target.advance(body["partition"], size, settle, body["through"]):
                 await send(KPI_WINDOWS.name, record_key(record).encode(), orjson.dumps(record))
-                m.windows_emitted.inc()
+                if not provisional:
+                    m.windows_emitted.inc()
+                    m.final_window(record)
             for start, counts in merger.drain_merchant_minutes():
                 for alert in bursts.on_window(start, counts):
                     await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(burst_alert(alert)))
@@ -195,6 +216,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 await publish(engine)
 
     lag_series: set[tuple[str, str]] = set()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        m.rebalances.inc()
+        m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:
@@ -246,9 +272,26 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(m.registry), content_type="text/plain; version=0.0.4")
 
+    def owner_of(order_id: str) -> str | None:
+        """URL of the worker owning the order's partition (murmur2 of the raw id, as producers key it).
+
+        Faust's `table_route` would hash the table's JSON-serialised key instead, which lands
+        on another partition than the one the order's events and changelog records use."""
+        partition = partition_of(order_id.encode(), partitions)
+        changelog = orders.changelog_topic.get_topic_name()
+        for url, topics in app.router.table_metadata(orders.name).items():
+            if partition in topics.get(changelog, ()):
+                return str(url)
+        return None
+
     @app.page("/orders/{order_id}/guarantees")
-    @app.table_route(table=orders, match_info="order_id")
     async def order_guarantees(web: Any, request: Any, order_id: str) -> Any:
+        owner = owner_of(order_id)
+        if owner is not None and owner.rstrip("/") != str(app.conf.canonical_url).rstrip("/"):
+            url = f"{owner.rstrip('/')}/orders/{quote(order_id, safe='')}/guarantees"
+            async with app.http_client.get(url) as resp:
+                body = await resp.read()
+                return web.bytes(body, content_type=resp.content_type, status=resp.status)
         state = order_dict.get(order_id)
         record = guarantee_status(order_id, state) if state else None
         if record is None:

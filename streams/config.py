@@ -40,6 +40,9 @@ class Settings:
     """Worker web port (CXKPI_WEB_PORT)."""
     grace_s: int = 600
     """Event-time grace for out-of-order events (CXKPI_GRACE_SECONDS)."""
+    window_sizes_s: tuple[int, ...] = (60, 3600)
+    """Tumbling event-time window sizes (CXKPI_WINDOW_SIZES, e.g. 60,3600); the largest is broken
+    down by every dimension, the others carry totals. `cxkpi report` reads the 1 h windows."""
     prometheus_port: int = 9090
     """Where the demo's Prometheus listens on 127.0.0.1 (CXKPI_PROMETHEUS_PORT)."""
     alertmanager_port: int = 9097
@@ -58,6 +61,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _sizes(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    if not raw:
+        return default
+    try:
+        sizes = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        raise SettingsError(f"CXKPI_WINDOW_SIZES={raw!r} is not a list of seconds like 60,3600") from None
+    if not sizes or any(size < 60 or size % 60 for size in sizes):
+        raise SettingsError(f"CXKPI_WINDOW_SIZES={raw!r}: window sizes are whole minutes, in seconds (60, 300, 3600)")
+    return sizes
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +94,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_host=env.get("CXKPI_WEB_HOST") or defaults.web_host,
         web_port=_int(env, "CXKPI_WEB_PORT", defaults.web_port),
         grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
+        window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
     )

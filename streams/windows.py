@@ -45,6 +45,8 @@ class PartitionWindows:
     topic_max: dict[str, int] = field(default_factory=dict)
     closed_through: dict[tuple[int, int], int] = field(default_factory=dict)
     """(size, settle) -> end of the last closed window."""
+    provisional_through: dict[tuple[int, int], int] = field(default_factory=dict)
+    """(size, settle > 0) -> end of the last cohort window reported provisionally."""
     idle: set[str] = field(default_factory=set)
     open: dict[GroupKey, dict[str, Vector]] = field(default_factory=dict)
     late_updates: int = 0
@@ -116,3 +118,28 @@ class PartitionWindows:
                 ):
                     yield ClosedWindow(size, group[1], settle, self.open.pop(group))
                 self.closed_through[(size, settle)] = final_end
+
+    def provisional_due(self) -> Iterator[ClosedWindow]:
+        """Snapshots of cohort windows (settle > 0) the watermark passed the end of, once each.
+
+        The window stays open until end + settle; its final record later overwrites this one."""
+        wm = self.watermark()
+        if wm is None:
+            return
+        for size in self.sizes_ms:
+            for settle in self.settles_ms:
+                if settle == 0:
+                    continue
+                through = wm - wm % size
+                last = self.provisional_through.get((size, settle))
+                if last is None:
+                    opened = [start for (sz, start, st) in self.open if sz == size and st == settle]
+                    last = min([*opened, through])
+                if through <= last:
+                    continue
+                for group in sorted(
+                    g for g in self.open if g[0] == size and g[2] == settle and last < g[1] + size <= through
+                ):
+                    snapshot = {key: list(vector) for key, vector in self.open[group].items()}
+                    yield ClosedWindow(size, group[1], settle, snapshot)
+                self.provisional_through[(size, settle)] = through

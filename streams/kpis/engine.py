@@ -23,8 +23,6 @@ Event = dict[str, Any]
 State = dict[str, Any]
 
 OUTCOMES = ("applied", "late", "parked", "duplicate", "rejected")
-OVERDUE_ALERT_STEPS = (10, 25, 50, 100, 250, 500, 1000)
-"""A merchant's overdue backlog is reported each time it reaches one of these counts."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +35,6 @@ class EngineConfig:
     """Order and ticket state is dropped once the watermark is this far past its newest event
     (and an order's payment cohorts have settled). This is the dedup horizon: an event of an
     expired order counts as parked, like one whose payment never came."""
-
-
-@dataclass
-class OverdueAlert:
-    merchant_id: str
-    overdue_orders: int
-    event_time: int
 
 
 @dataclass
@@ -73,7 +64,9 @@ class PartitionEngine:
         self.due: list[tuple[int, str]] = []
         self.overdue_by_category: dict[str, int] = {}
         self.overdue_by_merchant: dict[str, int] = {}
-        self.alerts: list[OverdueAlert] = []
+        self.overdue_changed: dict[str, int] = {}
+        """merchant -> this partition's overdue count, for merchants whose count changed since the last drain."""
+        self.overdue_time = 0
 
     # -- entry point ----------------------------------------------------------------
     def process(self, topic: str, event: Event) -> str:
@@ -90,6 +83,10 @@ class PartitionEngine:
         self._mark_overdue()
         self._expire()
         return list(self.windows.close_due())
+
+    def provisional_due(self) -> list[ClosedWindow]:
+        """Cohort windows whose own end passed, not yet settled: reported once, marked provisional."""
+        return list(self.windows.provisional_due())
 
     # -- orders -----------------------------------------------------------------------
     def _order_event(self, topic: str, event: Event) -> str:
@@ -221,8 +218,8 @@ class PartitionEngine:
             self.overdue_by_merchant[merchant] = n
         else:
             self.overdue_by_merchant.pop(merchant, None)
-        if step > 0 and n in OVERDUE_ALERT_STEPS:
-            self.alerts.append(OverdueAlert(merchant, n, t))
+        self.overdue_changed[merchant] = n
+        self.overdue_time = max(self.overdue_time, t)
 
     # -- tickets ----------------------------------------------------------------------
     def _ticket(self, e: Event) -> str:
@@ -274,6 +271,11 @@ class PartitionEngine:
         orders, tickets = self.touched_orders, self.touched_tickets
         self.touched_orders, self.touched_tickets = set(), set()
         return orders, tickets
+
+    def drain_overdue(self) -> tuple[dict[str, int], int]:
+        """Changed per-merchant overdue counts of this partition (absolute), and the newest event time."""
+        changed, self.overdue_changed = self.overdue_changed, {}
+        return changed, self.overdue_time
 
     def drain_expired(self) -> tuple[set[str], set[str]]:
         """Keys dropped since the last call: the shell writes their changelog tombstones."""

@@ -17,26 +17,31 @@ from streams.windows import GroupKey, Vector
 from topics.contract import SCHEMA_VERSION
 
 PROGRESS = "progress"
+PROVISIONAL = "provisional"
 
 
-def group_id(group: GroupKey) -> str:
-    """Key of a partial on the partials topic: 'size|start|settle'."""
+def group_id(group: GroupKey, provisional: bool = False) -> str:
+    """Key of a partial on the partials topic: 'size|start|settle', '|provisional' appended for snapshots."""
     size, start, settle = group
-    return f"{size}|{start}|{settle}"
+    return f"{size}|{start}|{settle}" + (f"|{PROVISIONAL}" if provisional else "")
 
 
-def progress_id(size: int, settle: int) -> str:
-    """Key of a progress marker on the partials topic: 'size|progress|settle'."""
-    return f"{size}|{PROGRESS}|{settle}"
+def progress_id(size: int, settle: int, provisional: bool = False) -> str:
+    """Key of a progress marker on the partials topic: 'size|progress|settle[|provisional]'."""
+    return f"{size}|{PROGRESS}|{settle}" + (f"|{PROVISIONAL}" if provisional else "")
 
 
-def parse_key(text: str) -> tuple[int, int | None, int]:
-    """(size, window start, settle) of a partials-topic key; start is None for progress markers."""
-    size, start, settle = text.split("|")
-    return int(size), None if start == PROGRESS else int(start), int(settle)
+OVERDUE = "overdue"
+"""Key of a partition's per-merchant overdue counts on the partials topic."""
 
 
-def window_records(group: GroupKey, merged: dict[str, Vector]) -> list[dict[str, Any]]:
+def parse_key(text: str) -> tuple[int, int | None, int, bool]:
+    """(size, window start, settle, provisional) of a partials-topic key; start is None for progress markers."""
+    size, start, settle, *rest = text.split("|")
+    return int(size), None if start == PROGRESS else int(start), int(settle), rest == [PROVISIONAL]
+
+
+def window_records(group: GroupKey, merged: dict[str, Vector], final: bool = True) -> list[dict[str, Any]]:
     size, start, _ = group
     records = []
     for key in sorted(merged):
@@ -52,7 +57,7 @@ def window_records(group: GroupKey, merged: dict[str, Vector]) -> list[dict[str,
                     "window_end": start + size,
                     "count": count,
                     "value": value,
-                    "final": True,
+                    "final": final,
                     "schema_version": SCHEMA_VERSION,
                 }
             )
@@ -87,6 +92,8 @@ class WindowMerger:
     """
 
     partitions: int
+    final: bool = True
+    """False for the merger of provisional cohort snapshots (records marked `final: false`)."""
     pending: dict[GroupKey, dict[int, dict[str, Vector]]] = field(default_factory=dict)
     through: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
     merchant_minutes: list[tuple[int, MerchantCounts]] = field(default_factory=list)
@@ -111,7 +118,7 @@ class WindowMerger:
         records: list[dict[str, Any]] = []
         for group in ready:
             merged = merge_partials(self.pending.pop(group))
-            records += window_records(group, merged)
+            records += window_records(group, merged, self.final)
             if group[0] == BURST_WINDOW_MS and group[2] == 0:
                 counts = {parse_merchant_key(k): int(v[0]) for k, v in merged.items() if is_merchant_key(k) and v[0]}
                 self.merchant_minutes.append((group[1], counts))

@@ -12,6 +12,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
+from streams.kpis.backlog import MerchantBacklog, OverdueAlert
 from streams.kpis.bursts import BurstAlert, BurstDetector
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
@@ -33,8 +34,13 @@ class LocalPipeline:
     def __post_init__(self) -> None:
         self.engines = [PartitionEngine(p, {}, {}, self.config, self.metrics) for p in range(self.partitions)]
         self.merger = WindowMerger(self.partitions)
+        self.provisional_merger = WindowMerger(self.partitions, final=False)
+        self.provisional: list[dict[str, Any]] = []
+        """Provisional cohort records (`final: false`), each later overwritten by its final one."""
         self.bursts = BurstDetector()
         self.burst_alerts: list[BurstAlert] = []
+        self.backlog = MerchantBacklog()
+        self.overdue_alerts: list[OverdueAlert] = []
         self.windows: list[dict[str, Any]] = []
         self.outcomes: dict[str, int] = {}
 
@@ -61,5 +67,12 @@ class LocalPipeline:
                 self.merger.add(engine.partition, closed.group, closed.partials)
             for (size, settle), through in engine.windows.closed_through.items():
                 self.windows.extend(self.merger.advance(engine.partition, size, settle, through))
-            for start, counts in self.merger.drain_merchant_minutes():
-                self.burst_alerts += self.bursts.on_window(start, counts)
+            overdue, t = engine.drain_overdue()
+            if overdue:
+                self.overdue_alerts += self.backlog.update(engine.partition, overdue, t)
+            for snapshot in engine.provisional_due():
+                self.provisional_merger.add(engine.partition, snapshot.group, snapshot.partials)
+            for (size, settle), through in engine.windows.provisional_through.items():
+                self.provisional.extend(self.provisional_merger.advance(engine.partition, size, settle, through))
+            for start, minute in self.merger.drain_merchant_minutes():
+                self.burst_alerts += self.bursts.on_window(start, minute)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.kpis.backlog import OverdueAlert
 from streams.kpis.bursts import BurstAlert
-from streams.kpis.engine import OverdueAlert
 from topics.contract import SCHEMA_VERSION
 
 

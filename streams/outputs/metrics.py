@@ -6,6 +6,8 @@ reason, ...); merchant, order and buyer ids never become labels.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from streams.kpis.catalog import NOTICE_BUCKETS, REFUND_BUCKETS, RESPONSE_BUCKETS, TIME_TO_SHIP_BUCKETS
@@ -39,6 +41,10 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_merchants_bursting": (),
     "cxkpi_consumer_lag_records": ("topic", "partition"),
     "cxkpi_table_keys": ("table",),
+    "cxkpi_rebalances": (),
+    "cxkpi_input_partitions_owned": (),
+    "cxkpi_window_value": ("kpi", "window"),
+    "cxkpi_window_end_timestamp_seconds": ("kpi", "window"),
     "cxkpi_event_to_metric_delay_seconds": (),
 }
 """Every metric family a worker exports and its labels: a test fails when /metrics differs,
@@ -159,6 +165,28 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.window_value = Gauge(
+            f"{NS}_window_value",
+            "Platform-wide value of the newest final event-time window of each KPI output (payment cohorts "
+            "included, which PromQL cannot compute). Exported by the worker that merges windows.",
+            ["kpi", "window"],
+            registry=r,
+        )
+        self._newest_window: dict[tuple[str, str], int] = {}
+        self.window_end = Gauge(
+            f"{NS}_window_end_timestamp_seconds",
+            "End (event time) of the window behind cxkpi_window_value.",
+            ["kpi", "window"],
+            registry=r,
+        )
+        self.rebalances = Counter(
+            f"{NS}_rebalances_total",
+            "Partition assignments this worker received (consumer group rebalances).",
+            registry=r,
+        )
+        self.partitions_owned = Gauge(
+            f"{NS}_input_partitions_owned", "Input topic partitions assigned to this worker.", registry=r
+        )
         self.table_keys = Gauge(f"{NS}_table_keys", "Keys held in a state table on this worker.", ["table"], registry=r)
         self.delay = Histogram(
             f"{NS}_event_to_metric_delay_seconds",
@@ -166,6 +194,18 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=r,
         )
+
+    def final_window(self, record: dict[str, Any]) -> None:
+        """Gauges of the newest final window of a KPI output, totals only (bounded labels)."""
+        if record["dimensions"] or not record["final"] or record["value"] is None:
+            return
+        seconds = (record["window_end"] - record["window_start"]) // 1000
+        window = f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m"
+        labels = (record["kpi"], window)
+        if record["window_end"] >= self._newest_window.get(labels, 0):  # a re-emitted older window: ignored
+            self._newest_window[labels] = record["window_end"]
+            self.window_end.labels(*labels).set(record["window_end"] / 1000.0)
+            self.window_value.labels(*labels).set(record["value"])
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
         self._counters[name].labels(*labels).inc(amount)

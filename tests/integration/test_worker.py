@@ -129,6 +129,33 @@ def test_kpi_windows_equal_the_core(run: dict[str, Any], reference: LocalPipelin
         assert got[key]["final"] is True
 
 
+def test_newest_final_windows_are_gauges(run: dict[str, Any], reference: LocalPipeline) -> None:
+    fam = _metrics(run["web_port"])["cxkpi_window_value"]
+    got = {(s.labels["kpi"], s.labels["window"]): s.value for s in fam.samples}
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in reference.windows:
+        if not r["dimensions"] and r["value"] is not None:
+            window = "1h" if r["window_end"] - r["window_start"] == HOUR_MS else "1m"
+            if r["window_end"] >= newest.get((r["kpi"], window), {"window_end": 0})["window_end"]:
+                newest[(r["kpi"], window)] = r
+    assert ("ship_within_48h_ratio", "1h") in got
+    assert got.keys() == newest.keys()
+    for key, record in newest.items():
+        assert got[key] == pytest.approx(record["value"], rel=1e-9), key
+
+
+def test_provisional_cohort_windows_come_first(run: dict[str, Any], reference: LocalPipeline) -> None:
+    records = [orjson.loads(m.value) for m in _read_topic(run["settings"], "kpi.windows")]
+    finals = {record_key(r) for r in records if r["final"]}
+    provisional = {record_key(r): r for r in records if not r["final"]}
+    assert provisional and provisional.keys() <= finals  # each later overwritten by its final record
+    # which windows have data when the watermark passes their end depends on batch timing, except
+    # for the 48 h cohort, whose every window gets data at payment time: those match exactly
+    ship = {k for k, r in provisional.items() if r["kpi"] == "ship_within_48h_ratio"}
+    want = {record_key(r) for r in reference.provisional if r["kpi"] == "ship_within_48h_ratio"}
+    assert ship == want and want
+
+
 def test_accounting_and_rejects(run: dict[str, Any], reference: LocalPipeline) -> None:
     stats = run["stream"].stats
     fam = _metrics(run["web_port"])["cxkpi_events_consumed"]

@@ -115,3 +115,32 @@ def test_beyond_grace_is_counted_late() -> None:
     pipeline.feed(records)
     assert pipeline.outcomes["late"] == 1
     assert sum(e.windows.late_updates for e in pipeline.engines) > 0
+
+
+def test_cohort_windows_are_reported_provisionally_first() -> None:
+    from streams.generator.scenarios import HOUR_MS as HOUR
+    from streams.generator.scenarios import scenario as named
+    from streams.generator.stream import EventStream as Stream
+    from streams.generator.stream import Faults as NoFaults
+    from streams.kpis.catalog import KPI_BY_NAME
+    from streams.kpis.merge import record_key as key_of
+    from streams.kpis.pipeline import LocalPipeline as Pipeline
+
+    stream = Stream(named("steady"), seed=4, rate_per_s=0.05, duration_ms=6 * HOUR, faults=NoFaults())
+    pipeline = Pipeline(partitions=4)
+    pipeline.feed((r.topic, r.key, r.value) for r in stream)
+    pipeline.finish()
+    finals = {key_of(r): r for r in pipeline.windows}
+    assert pipeline.provisional
+    cohort = {k.name for k in KPI_BY_NAME.values() if k.settle_s > 0}
+    for record in pipeline.provisional:
+        assert record["final"] is False
+        assert any(record["kpi"].startswith(name) for name in cohort), record["kpi"]
+        assert key_of(record) in finals  # later overwritten by its final record (same key)
+    # a cohort still moving when its window ended: the provisional value is a snapshot, not the final one
+    changed = [
+        r
+        for r in pipeline.provisional
+        if r["kpi"] == "ship_within_48h_ratio" and r != finals[key_of(r)] | {"final": False}
+    ]
+    assert changed

@@ -1,0 +1,18 @@
+"""Settings: window sizes from the environment, with a clear error for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.config import SettingsError, load_settings
+
+
+def test_window_sizes_default_and_override() -> None:
+    assert load_settings({}).window_sizes_s == (60, 3600)
+    assert load_settings({"CXKPI_WINDOW_SIZES": "3600, 300"}).window_sizes_s == (300, 3600)
+
+
+@pytest.mark.parametrize("raw", ["abc", "30", "90,3600", ","])
+def test_bad_window_sizes_are_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="CXKPI_WINDOW_SIZES"):
+        load_settings({"CXKPI_WINDOW_SIZES": raw})
