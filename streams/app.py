@@ -95,6 +95,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         engine = engines.get(partition)
         if engine is None:
             engine = engines[partition] = PartitionEngine(partition, order_dict, ticket_dict, config, m)
+            # state recovered from the changelogs: re-derive the engine's in-memory indexes
+            engine.rebuild(
+                [k for k in order_dict if partition_of(k.encode(), partitions) == partition],
+                [
+                    k
+                    for k, state in ticket_dict.items()
+                    if partition_of(PartitionEngine.ticket_routing_key(k, state).encode(), partitions) == partition
+                ],
+            )
         return engine
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:

@@ -8,7 +8,7 @@ them with changelogged tables; everything else is derived from events.
 from __future__ import annotations
 
 import heapq
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +194,30 @@ class PartitionEngine:
         if state["shipped"] is None:
             self._clear_overdue(state)
 
+    # -- after recovery ---------------------------------------------------------------
+    @staticmethod
+    def ticket_routing_key(ticket_id: str, state: State) -> str:
+        """Tickets travel under their order's id when they have one (co-partitioned with it)."""
+        return str(state.get("o") or ticket_id)
+
+    def rebuild(self, order_ids: Iterable[str], ticket_ids: Iterable[str]) -> None:
+        """Re-derive what the tables do not hold, from this partition's recovered states.
+
+        A worker that restarts (or takes over a partition) gets order and ticket state back
+        from the changelogs; the due heap, the expiry schedule and the overdue counts live
+        only in memory and are rebuilt here before the first event."""
+        for order_id in order_ids:
+            state = self.orders[order_id]
+            heapq.heappush(self.expiry, (self._expires_at(state), True, order_id))
+            if "paid" not in state:
+                continue
+            if state.get("overdue"):
+                self._count_overdue(state, +1, state["upd"])
+            elif state.get("shipped") is None and state.get("closed") is None:
+                heapq.heappush(self.due, (state["promised"], order_id))
+        for ticket_id in ticket_ids:
+            heapq.heappush(self.expiry, (self._expires_at(self.tickets[ticket_id]), False, ticket_id))
+
     # -- overdue backlog --------------------------------------------------------------
     def _mark_overdue(self) -> None:
         wm = self.windows.watermark()
@@ -227,6 +251,8 @@ class PartitionEngine:
         state = self.tickets.get(ticket_id)
         if state is None:
             state = self.tickets[ticket_id] = self._new_state(ticket_id, False, e["event_time"])
+            if e.get("order_id") is not None:
+                state["o"] = e["order_id"]  # its Kafka key, hence its partition (see `ticket_routing_key`)
         if e["event_id"] in state["seen"]:
             return "duplicate"
         state["seen"].append(e["event_id"])
