@@ -34,6 +34,7 @@ from streams.kpis.merge import OVERDUE, WindowMerger, group_id, parse_key, progr
 from streams.kpis.pipeline import partition_of
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
+from streams.state_store import PartitionStates
 from topics.contract import (
     GUARANTEE_STATUS,
     INPUT_TOPICS,
@@ -56,7 +57,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
-        store="memory://",
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        datadir=str(settings.state_dir),
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
@@ -78,8 +80,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     partials_topic = app.topic(window_partials_topic(settings).name, partitions=1, **raw)
     orders = app.Table("order-state", default=None, partitions=partitions)
     tickets = app.Table("ticket-state", default=None, partitions=partitions)
-    order_dict: dict[str, Any] = orders.data.data  # type: ignore[attr-defined]
-    ticket_dict: dict[str, Any] = tickets.data.data  # type: ignore[attr-defined]
+    persistent = settings.store == "rocksdb"
+    # memory store: the engine works on the table's own dict, shared by the worker's partitions
+    order_dict: dict[str, Any] = {} if persistent else orders.data.data  # type: ignore[attr-defined]
+    ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
     merger = WindowMerger(partitions)
     provisional_merger = WindowMerger(partitions, final=False)
@@ -94,16 +98,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     def engine_for(partition: int) -> PartitionEngine:
         engine = engines.get(partition)
         if engine is None:
-            engine = engines[partition] = PartitionEngine(partition, order_dict, ticket_dict, config, m)
-            # state recovered from the changelogs: re-derive the engine's in-memory indexes
-            engine.rebuild(
-                [k for k in order_dict if partition_of(k.encode(), partitions) == partition],
-                [
+            if persistent:  # RocksDB: a write-back view of the partition's own database per table
+                # Faust's RocksDB store keeps one database per partition (`_db_for_partition`)
+                order_states: Any = PartitionStates(lambda: orders.data._db_for_partition(partition))  # type: ignore[attr-defined]
+                ticket_states: Any = PartitionStates(lambda: tickets.data._db_for_partition(partition))  # type: ignore[attr-defined]
+                order_ids, ticket_ids = list(order_states), list(ticket_states)
+            else:
+                order_states, ticket_states = order_dict, ticket_dict
+                order_ids = [k for k in order_dict if partition_of(k.encode(), partitions) == partition]
+                ticket_ids = [
                     k
                     for k, state in ticket_dict.items()
                     if partition_of(PartitionEngine.ticket_routing_key(k, state).encode(), partitions) == partition
-                ],
-            )
+                ]
+            engine = engines[partition] = PartitionEngine(partition, order_states, ticket_states, config, m)
+            # state recovered from the changelogs: re-derive the engine's in-memory indexes
+            engine.rebuild(order_ids, ticket_ids)
         return engine
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
@@ -132,18 +142,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await send(partials_name, OVERDUE.encode(), body, 0)
         touched_orders, touched_tickets = engine.drain_touched()
         for order_id in touched_orders:
-            state = order_dict[order_id]
+            state = engine.orders[order_id]
             await send(orders.changelog_topic.get_topic_name(), orjson.dumps(order_id), orjson.dumps(state), p)
             record = guarantee_status(order_id, state)
             if record is not None:
                 await send(GUARANTEE_STATUS.name, order_id.encode(), orjson.dumps(record))
         for ticket_id in touched_tickets:
-            state = ticket_dict[ticket_id]
+            state = engine.tickets[ticket_id]
             await send(tickets.changelog_topic.get_topic_name(), orjson.dumps(ticket_id), orjson.dumps(state), p)
         expired_orders, expired_tickets = engine.drain_expired()
         for table, keys in ((orders, expired_orders), (tickets, expired_tickets)):
             for key in keys:  # a tombstone: recovery and compaction drop the key
                 await send(table.changelog_topic.get_topic_name(), orjson.dumps(key), None, p)
+        for states in (engine.orders, engine.tickets):
+            if isinstance(states, PartitionStates):
+                states.flush()  # after the changelog: a crash in between replays, never loses
 
     @app.agent(source)
     async def kpi_events(stream: Any) -> Any:
@@ -274,8 +287,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         late = sum(e.windows.late_updates for e in engines.values())
         m.late_updates.inc(late - late_reported)
         late_reported = late
-        m.table_keys.labels("order-state").set(len(order_dict))
-        m.table_keys.labels("ticket-state").set(len(ticket_dict))
+        for name, table, states in (("order-state", orders, order_dict), ("ticket-state", tickets, ticket_dict)):
+            if persistent:  # RocksDB's own estimate: counting would read the whole database
+                dbs = table.data._dbs.values()  # type: ignore[attr-defined]
+                m.table_keys.labels(name).set(sum(db.property_int_value("rocksdb.estimate-num-keys") for db in dbs))
+            else:
+                m.table_keys.labels(name).set(len(states))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -301,7 +318,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             async with app.http_client.get(url) as resp:
                 body = await resp.read()
                 return web.bytes(body, content_type=resp.content_type, status=resp.status)
-        state = order_dict.get(order_id)
+        state = engine_for(partition_of(order_id.encode(), partitions)).orders.get(order_id)
         record = guarantee_status(order_id, state) if state else None
         if record is None:
             return web.json({"error": "unknown order", "order_id": order_id}, status=404)

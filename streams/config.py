@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_KAFKA_PORT = 9092
+STORES = ("memory", "rocksdb")
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,11 @@ class Settings:
     window_sizes_s: tuple[int, ...] = (60, 3600)
     """Tumbling event-time window sizes (CXKPI_WINDOW_SIZES, e.g. 60,3600); the largest is broken
     down by every dimension, the others carry totals. `cxkpi report` reads the 1 h windows."""
+    store: str = "memory"
+    """Table store (CXKPI_STORE): 'memory' (rebuilt from the changelogs at every start) or 'rocksdb'
+    (rocksdict on disk under CXKPI_STATE_DIR: large state, and a restart replays only what is new)."""
+    state_dir: Path = Path(".cache/state")
+    """Where a worker keeps its RocksDB tables (CXKPI_STATE_DIR); one folder per worker."""
     prometheus_port: int = 9090
     """Where the demo's Prometheus listens on 127.0.0.1 (CXKPI_PROMETHEUS_PORT)."""
     alertmanager_port: int = 9097
@@ -95,9 +101,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_port=_int(env, "CXKPI_WEB_PORT", defaults.web_port),
         grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
         window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
+        store=env.get("CXKPI_STORE") or defaults.store,
+        state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
     )
+    if settings.store not in STORES:
+        raise SettingsError(f"CXKPI_STORE={settings.store!r}: choose one of {', '.join(STORES)}")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
         port = getattr(settings, port_field)
         if not 0 < port < 65536:

@@ -21,6 +21,9 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 90.0) ->
         "CXKPI_WEB_PORT": str(settings.web_port),
         "CXKPI_APP_ID": settings.app_id,
         "CXKPI_GRACE_SECONDS": str(settings.grace_s),
+        "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
+        "CXKPI_STORE": settings.store,
+        "CXKPI_STATE_DIR": str(settings.state_dir),
     }
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         worker = subprocess.Popen(
