@@ -36,6 +36,7 @@ from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_al
 from streams.outputs.metrics import Metrics
 from streams.state_store import PartitionStates
 from topics.contract import (
+    CATEGORIES,
     GUARANTEE_STATUS,
     INPUT_TOPICS,
     KPI_WINDOWS,
@@ -92,7 +93,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
     sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
-    late_reported = 0
+    late_reported: dict[int, int] = {}  # partition -> late window updates already counted
+    watermark_series: set[str] = set()
     started = time.monotonic()
 
     def engine_for(partition: int) -> PartitionEngine:
@@ -239,6 +241,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     lag_series: set[tuple[str, str]] = set()
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # another worker owns these now: drop their engines, so this one exports no stale
+        # gauges and rebuilds from the tables if a partition comes back
+        for partition in {tp.partition for tp in revoked if tp.topic in input_names}:
+            engines.pop(partition, None)
+            late_reported.pop(partition, None)
+            for key in [k for k in sent_through if k[0] == partition]:
+                del sent_through[key]
+
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         m.rebalances.inc()
@@ -268,12 +280,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
-        nonlocal late_reported
         newest: dict[str, int] = {}
+        for gone in watermark_series - {str(p) for p in engines}:  # partitions moved to another worker
+            m.watermark.remove(gone)
+            watermark_series.discard(gone)
         for partition, engine in engines.items():
             wm = engine.windows.watermark()
             if wm is not None:
                 m.watermark.labels(str(partition)).set(wm / 1000.0)
+                watermark_series.add(str(partition))
             for topic, t in engine.windows.topic_max.items():
                 newest[topic] = max(t, newest.get(topic, t))
         for topic, t in newest.items():  # the newest over every partition this worker owns
@@ -282,11 +297,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for e in engines.values():
             for cat, n in e.overdue_by_category.items():
                 totals[cat] = totals.get(cat, 0) + n
-        for cat, n in totals.items():
-            m.overdue.labels(cat).set(n)
-        late = sum(e.windows.late_updates for e in engines.values())
-        m.late_updates.inc(late - late_reported)
-        late_reported = late
+        for cat in CATEGORIES:  # every category: one that left with a partition drops to 0
+            m.overdue.labels(cat).set(totals.get(cat, 0))
+        for partition, engine in engines.items():
+            late = engine.windows.late_updates
+            m.late_updates.inc(late - late_reported.get(partition, 0))
+            late_reported[partition] = late
         for name, table, states in (("order-state", orders, order_dict), ("ticket-state", tickets, ticket_dict)):
             if persistent:  # RocksDB's own estimate: counting would read the whole database
                 dbs = table.data._dbs.values()  # type: ignore[attr-defined]
