@@ -11,21 +11,17 @@ from typing import Any
 
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams import localkafka
 from streams.admin import create_topics
-from streams.config import load_settings
 from streams.generator.scenarios import HOUR_MS, scenario
-from streams.generator.sinks import KafkaSink
 from streams.generator.stream import EventStream, Faults
-from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
 from streams.topic_reader import read_to_end
-from tests.conftest import REPO, free_port
+from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
 
 pytestmark = pytest.mark.kafka
 
@@ -36,13 +32,6 @@ def _stream() -> EventStream:
     )
 
 
-def _metric(port: int, family: str) -> dict[tuple[tuple[str, str], ...], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
-    fam = families.get(family)
-    return {tuple(sorted(s.labels.items())): s.value for s in fam.samples} if fam else {}
-
-
 def _guarantees(port: int, order_id: str) -> Any:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/orders/{order_id}/guarantees", timeout=10) as resp:
         return orjson.loads(resp.read())
@@ -50,42 +39,27 @@ def _guarantees(port: int, order_id: str) -> Any:
 
 @pytest.fixture(scope="module")
 def reference() -> LocalPipeline:
-    pipeline = LocalPipeline(partitions=4, config=EngineConfig(grace_ms=600_000))
-    pipeline.feed((r.topic, r.key, r.value) for r in _stream())
-    pipeline.finish()
-    return pipeline
+    return reference_run(_stream())
 
 
 @pytest.fixture(scope="module")
 def rocks(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("kafka-rocks")
-    settings = load_settings(
-        {
-            "CXKPI_CACHE_DIR": str(REPO / ".cache"),
-            "CXKPI_KAFKA_PORT": str(free_port()),
-            "CXKPI_KAFKA_CONTROLLER_PORT": str(free_port()),
-            "CXKPI_KAFKA_DATA_DIR": str(data),
-            "CXKPI_WEB_PORT": str(free_port()),
-            "CXKPI_APP_ID": "cxkpi-rocks",
-            "CXKPI_STORE": "rocksdb",
-            "CXKPI_STATE_DIR": str(Path(data) / "state"),
-        }
+    settings = own_broker_settings(
+        data, "cxkpi-rocks", CXKPI_STORE="rocksdb", CXKPI_STATE_DIR=str(Path(data) / "state")
     )
     localkafka.start(settings)
     ctx: dict[str, Any] = {"settings": settings, "data": Path(data)}
     try:
         create_topics(settings)
         stream = _stream()
-        sink = KafkaSink(settings.bootstrap)
-        for record in stream:
-            sink.send(record)
-        sink.close()
+        produce(settings, stream)
         ctx["worker"] = start_worker(settings, Path(data) / "worker.log")
         deadline = time.monotonic() + 240
-        while sum(v for k, v in _metric(settings.web_port, "cxkpi_events_consumed").items()) < stream.stats.records:
+        while metric_sum(settings.web_port, "cxkpi_events_consumed") < stream.stats.records:
             assert time.monotonic() < deadline, (Path(data) / "worker.log").read_text()[-3000:]
             time.sleep(1)
-        while sum(_metric(settings.web_port, "cxkpi_windows_emitted").values()) < len(reference.windows):
+        while metric_sum(settings.web_port, "cxkpi_windows_emitted") < len(reference.windows):
             assert time.monotonic() < deadline, "not every window emitted"
             time.sleep(1)
         yield ctx
@@ -105,8 +79,7 @@ def test_windows_equal_the_core(rocks: dict[str, Any], reference: LocalPipeline)
 def test_state_is_on_disk_and_survives_a_restart(rocks: dict[str, Any], reference: LocalPipeline) -> None:
     settings = rocks["settings"]
     assert list((rocks["data"] / "state").rglob("*.sst")) or list((rocks["data"] / "state").rglob("*.log"))
-    keys = _metric(settings.web_port, "cxkpi_table_keys")
-    assert keys[(("table", "order-state"),)] > 0
+    assert metric_sum(settings.web_port, "cxkpi_table_keys", table="order-state") > 0
     states = {k: v for e in reference.engines for k, v in e.orders.items() if "paid" in v}
     sample = sorted(states)[:: max(len(states) // 25, 1)]
     for order_id in sample:

@@ -16,11 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams import localkafka
 from streams.admin import create_topics
 from streams.cli import main
-from streams.config import Settings, load_settings
+from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
-from streams.generator.sinks import KafkaSink
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
-from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
@@ -28,7 +26,7 @@ from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
 from streams.report import report_rows
 from streams.topic_reader import read_to_end
-from tests.conftest import REPO, free_port
+from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
 
 pytestmark = pytest.mark.kafka
 FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)
@@ -45,16 +43,13 @@ def _metrics(port: int) -> dict[str, Any]:
 
 def _consumed(port: int) -> float:
     try:
-        families = _metrics(port)
+        return metric_sum(port, "cxkpi_events_consumed")
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return -1
-    fam = families.get("cxkpi_events_consumed")
-    return sum(s.value for s in fam.samples if s.name.endswith("_total")) if fam else 0
 
 
 def _windows_emitted(port: int) -> float:
-    fam = _metrics(port).get("cxkpi_windows_emitted")
-    return sum(s.value for s in fam.samples if s.name.endswith("_total")) if fam else 0
+    return metric_sum(port, "cxkpi_windows_emitted")
 
 
 def _read_topic(settings: Settings, topic: str) -> list[Any]:
@@ -65,26 +60,13 @@ def _read_topic(settings: Settings, topic: str) -> list[Any]:
 def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> Iterator[dict[str, Any]]:
     """Own broker (clean topics), a produced scenario, one worker until it has emitted everything."""
     data = tmp_path_factory.mktemp("kafka-worker")
-    port = free_port()
-    settings = load_settings(
-        {
-            "CXKPI_CACHE_DIR": str(REPO / ".cache"),
-            "CXKPI_KAFKA_PORT": str(port),
-            "CXKPI_KAFKA_CONTROLLER_PORT": str(free_port()),
-            "CXKPI_KAFKA_DATA_DIR": str(data),
-            "CXKPI_WEB_PORT": str(free_port()),
-            "CXKPI_APP_ID": "cxkpi-it",
-        }
-    )
+    settings = own_broker_settings(data, "cxkpi-it")
     localkafka.start(settings)
     worker = None
     try:
         create_topics(settings)
-        sink = KafkaSink(settings.bootstrap)
         stream = _stream()
-        for record in stream:
-            sink.send(record)
-        sink.close()
+        produce(settings, stream)
         web_port = settings.web_port
         worker = start_worker(settings, data / "worker.log")
         deadline = time.monotonic() + 240
@@ -108,10 +90,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
 
 @pytest.fixture(scope="module")
 def reference() -> LocalPipeline:
-    pipeline = LocalPipeline(partitions=4, config=EngineConfig(grace_ms=600_000))
-    pipeline.feed((r.topic, r.key, r.value) for r in _stream())
-    pipeline.finish()
-    return pipeline
+    return reference_run(_stream())
 
 
 def test_kpi_windows_equal_the_core(run: dict[str, Any], reference: LocalPipeline) -> None:
