@@ -24,6 +24,7 @@ from streams.outputs.guarantee import guarantee_status
 from streams.topic_reader import read_to_end
 from tests.conftest import free_port
 from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
+from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS
 
 pytestmark = pytest.mark.kafka
 
@@ -47,12 +48,17 @@ def two(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
     workers = []
     try:
         create_topics(settings[0])
-        # both join before any data: the start-up rebalance moves no state
+        # both join and the group settles before any data: the rebalance moves no state
         workers = [start_worker(s, Path(data) / f"worker-{i}.log") for i, s in enumerate(settings)]
-        time.sleep(8)
+        ports = [s.web_port for s in settings]
+        deadline = time.monotonic() + 120
+        owned = [0.0, 0.0]
+        while not (all(owned) and sum(owned) == len(INPUT_TOPICS) * INPUT_PARTITIONS):
+            assert time.monotonic() < deadline, f"the group never settled: {owned} partitions owned"
+            time.sleep(1)
+            owned = [metric_sum(p, "cxkpi_input_partitions_owned") for p in ports]
         stream = _stream()
         produce(settings[0], stream)
-        ports = [s.web_port for s in settings]
         deadline = time.monotonic() + 240
         while sum(metric_sum(p, "cxkpi_events_consumed") for p in ports) < stream.stats.records:
             assert time.monotonic() < deadline, "not everything consumed"
