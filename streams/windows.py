@@ -16,8 +16,9 @@ progress (`closed_through`) tells a merger when every partition has passed a win
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 Vector = list[float]
 GroupKey = tuple[int, int, int]
@@ -50,6 +51,8 @@ class PartitionWindows:
     idle: set[str] = field(default_factory=set)
     open: dict[GroupKey, dict[str, Vector]] = field(default_factory=dict)
     late_updates: int = 0
+    changed: set[GroupKey] = field(default_factory=set)
+    """Open groups added to, or closed, since the shell last persisted them (`drain_changed`)."""
 
     def watermark(self) -> int | None:
         if not self.topic_max or any(t not in self.topic_max and t not in self.idle for t in self.expected_topics):
@@ -88,6 +91,7 @@ class PartitionWindows:
                 self.late_updates += 1
                 continue
             group = self.open.setdefault((size, start, settle_ms), {})
+            self.changed.add((size, start, settle_ms))
             vector = group.get(key)
             if vector is None:
                 vector = group[key] = [0.0] * width
@@ -116,6 +120,7 @@ class PartitionWindows:
                 for group in sorted(
                     g for g in self.open if g[0] == size and g[2] == settle and g[1] + size <= final_end
                 ):
+                    self.changed.add(group)
                     yield ClosedWindow(size, group[1], settle, self.open.pop(group))
                 self.closed_through[(size, settle)] = final_end
 
@@ -143,3 +148,32 @@ class PartitionWindows:
                     snapshot = {key: list(vector) for key, vector in self.open[group].items()}
                     yield ClosedWindow(size, group[1], settle, snapshot)
                 self.provisional_through[(size, settle)] = through
+
+    # -- durability: the shell persists these in a changelogged table ---------------------
+    def drain_changed(self) -> dict[GroupKey, dict[str, Vector] | None]:
+        """Each group changed since the last drain: its vectors, or None once it closed."""
+        changed = {group: self.open.get(group) for group in self.changed}
+        self.changed.clear()
+        return changed
+
+    def progress(self) -> dict[str, Any]:
+        """Everything but the open groups, JSON-ready: with them, the windows' whole state."""
+        return {
+            "topic_max": self.topic_max,
+            "idle": sorted(self.idle),
+            "closed_through": [[size, settle, t] for (size, settle), t in self.closed_through.items()],
+            "provisional_through": [[size, settle, t] for (size, settle), t in self.provisional_through.items()],
+            "late_updates": self.late_updates,
+        }
+
+    def restore(self, progress: dict[str, Any] | None, groups: Iterable[tuple[GroupKey, dict[str, Vector]]]) -> None:
+        """Take back a persisted state (after a restart or a rebalance), replacing this one's."""
+        self.open = {group: vectors for group, vectors in groups}
+        self.changed.clear()
+        if progress is None:
+            return
+        self.topic_max = dict(progress["topic_max"])
+        self.idle = set(progress["idle"])
+        self.closed_through = {(size, settle): t for size, settle, t in progress["closed_through"]}
+        self.provisional_through = {(size, settle): t for size, settle, t in progress["provisional_through"]}
+        self.late_updates = progress["late_updates"]

@@ -10,6 +10,7 @@ When the backlog falls below a step, reaching it again is reported again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 OVERDUE_ALERT_STEPS = (10, 25, 50, 100, 250, 500, 1000)
 
@@ -31,10 +32,29 @@ class MerchantBacklog:
     """merchant -> partition -> overdue orders there."""
     reported: dict[str, int] = field(default_factory=dict)
     """merchant -> the highest step reported since its backlog was last below it."""
+    changed: set[str] = field(default_factory=set)
+    """Merchants updated since the shell last persisted them (`drain_changed`)."""
+
+    def drain_changed(self) -> dict[str, dict[str, Any] | None]:
+        """merchant -> its persisted entry (None: nothing left to remember)."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for merchant in self.changed:
+            parts, reported = self.counts.get(merchant), self.reported.get(merchant, 0)
+            counts = {str(p): n for p, n in (parts or {}).items()}  # JSON object keys are strings
+            out[merchant] = {"counts": counts, "reported": reported} if parts or reported else None
+        self.changed.clear()
+        return out
+
+    def restore(self, merchant: str, entry: dict[str, Any]) -> None:
+        if entry["counts"]:
+            self.counts[merchant] = {int(p): n for p, n in entry["counts"].items()}
+        if entry["reported"]:
+            self.reported[merchant] = entry["reported"]
 
     def update(self, partition: int, counts: dict[str, int], event_time: int) -> list[OverdueAlert]:
         alerts = []
         for merchant, n in counts.items():
+            self.changed.add(merchant)
             parts = self.counts.setdefault(merchant, {})
             if n:
                 parts[partition] = n

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -129,6 +130,27 @@ class BurstDetector:
             if not m.minutes and merchant_id not in self.active:
                 del self.merchants[merchant_id]
         return alerts
+
+    # -- durability: stage two persists the detector once per window -----------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The detector's whole state, JSON-ready (restored by `restore`)."""
+        return {
+            "merchants": {
+                k: [list(m.minutes), [list(x) for x in m.minute_livestreams]] for k, m in self.merchants.items()
+            },
+            "active": {k: [b.started, b.baseline, b.orders, b.livestream_id] for k, b in self.active.items()},
+            "first_start": self.first_start,
+            "last_start": self.last_start,
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> BurstDetector:
+        merchants = {
+            k: _Merchant(deque((t, n) for t, n in minutes), deque((t, ls, n) for t, ls, n in streams))
+            for k, (minutes, streams) in snapshot["merchants"].items()
+        }
+        active = {k: _Burst(*burst) for k, burst in snapshot["active"].items()}
+        return cls(merchants, active, snapshot["first_start"], snapshot["last_start"])
 
 
 def _forget_before(m: _Merchant, horizon_ms: int) -> None:

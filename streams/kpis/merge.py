@@ -99,10 +99,38 @@ class WindowMerger:
     merchant_minutes: list[tuple[int, MerchantCounts]] = field(default_factory=list)
     """(window start, merged merchant order counts) of completed one-minute windows, in order,
     for the burst detector; the caller drains it."""
+    changes: dict[str, Any] = field(default_factory=dict)
+    """State keys written since the last drain -> new value (None: gone), for the shell to persist."""
+
+    @property
+    def _tag(self) -> str:
+        return "final" if self.final else PROVISIONAL
 
     def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> None:
+        size, start, settle = group
+        marks = self.through.get((size, settle), {})
+        if len(marks) == self.partitions and start + size <= min(marks.values()):
+            return  # re-sent after a crash for a window already complete (and emitted): ignore
         # a re-delivered partial replaces the earlier copy: replays cannot double-count
         self.pending.setdefault(group, {})[partition] = partials
+        self.changes[self._partial_key(group, partition)] = partials
+
+    def _partial_key(self, group: GroupKey, partition: int) -> str:
+        size, start, settle = group
+        return f"{self._tag}|w|{size}|{start}|{settle}|{partition}"
+
+    def restore(self, key: str, value: Any) -> bool:
+        """Take back one persisted entry (see `changes`); False if it is not this merger's."""
+        tag, kind, *numbers = key.split("|")
+        if tag != self._tag:
+            return False
+        if kind == "w":
+            size, start, settle, partition = map(int, numbers)
+            self.pending.setdefault((size, start, settle), {})[partition] = value
+        else:
+            size, settle, partition = map(int, numbers)
+            self.through.setdefault((size, settle), {})[partition] = value
+        return True
 
     def drain_merchant_minutes(self) -> list[tuple[int, MerchantCounts]]:
         minutes, self.merchant_minutes = self.merchant_minutes, []
@@ -111,13 +139,17 @@ class WindowMerger:
     def advance(self, partition: int, size: int, settle: int, through: int) -> list[dict[str, Any]]:
         marks = self.through.setdefault((size, settle), {})
         marks[partition] = max(through, marks.get(partition, through))
+        self.changes[f"{self._tag}|t|{size}|{settle}|{partition}"] = marks[partition]
         if len(marks) < self.partitions:
             return []
         done_through = min(marks.values())
         ready = sorted(g for g in self.pending if g[0] == size and g[2] == settle and g[1] + size <= done_through)
         records: list[dict[str, Any]] = []
         for group in ready:
-            merged = merge_partials(self.pending.pop(group))
+            parts = self.pending.pop(group)
+            for p in parts:
+                self.changes[self._partial_key(group, p)] = None
+            merged = merge_partials(parts)
             records += window_records(group, merged, self.final)
             if group[0] == BURST_WINDOW_MS and group[2] == 0:
                 counts = {parse_merchant_key(k): int(v[0]) for k, v in merged.items() if is_merchant_key(k) and v[0]}

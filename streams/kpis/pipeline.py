@@ -12,11 +12,11 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from streams.kpis.backlog import MerchantBacklog, OverdueAlert
-from streams.kpis.bursts import BurstAlert, BurstDetector
+from streams.kpis.backlog import OverdueAlert
+from streams.kpis.bursts import BurstAlert
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.merge import WindowMerger
+from streams.kpis.stage_two import StageTwo
 from topics.validation import Reject, decode_event
 
 
@@ -33,23 +33,23 @@ class LocalPipeline:
 
     def __post_init__(self) -> None:
         self.engines = [PartitionEngine(p, {}, {}, self.config, self.metrics) for p in range(self.partitions)]
-        self.merger = WindowMerger(self.partitions)
-        self.provisional_merger = WindowMerger(self.partitions, final=False)
+        self.stage_two = StageTwo(self.partitions)
         self.provisional: list[dict[str, Any]] = []
         """Provisional cohort records (`final: false`), each later overwritten by its final one."""
-        self.bursts = BurstDetector()
         self.burst_alerts: list[BurstAlert] = []
-        self.backlog = MerchantBacklog()
         self.overdue_alerts: list[OverdueAlert] = []
         self.windows: list[dict[str, Any]] = []
         self.outcomes: dict[str, int] = {}
+        self.rejected_later = 0
+        """Parked events rejected when their order's payment came (they counted as parked)."""
 
     def feed(self, records: Iterable[tuple[str, bytes, bytes | None]], close_every: int = 500) -> None:
         for n, (topic, key, value) in enumerate(records, 1):
             p = partition_of(key, self.partitions)
             event = decode_event(value, topic)
-            outcome = "rejected" if isinstance(event, Reject) else self.engines[p].process(topic, event)
+            outcome = "rejected" if isinstance(event, Reject) else self.engines[p].process(topic, event, n)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            self.rejected_later += len(self.engines[p].drain_rejected())
             if n % close_every == 0:
                 self.close()
         self.close()
@@ -62,17 +62,20 @@ class LocalPipeline:
         self.close()
 
     def close(self) -> None:
+        """Stage one's closing and stage two's merge, in the order the partials topic would carry them."""
+        two = self.stage_two
         for engine in self.engines:
-            for closed in engine.close_due():
-                self.merger.add(engine.partition, closed.group, closed.partials)
-            for (size, settle), through in engine.windows.closed_through.items():
-                self.windows.extend(self.merger.advance(engine.partition, size, settle, through))
+            p = engine.partition
+            for provisional, windows, marks in (
+                (False, engine.close_due(), engine.windows.closed_through),
+                (True, engine.provisional_due(), engine.windows.provisional_through),
+            ):
+                for window in windows:
+                    two.on_partials(p, window.group, window.partials, provisional)
+                for (size, settle), through in marks.items():
+                    records, bursts = two.on_progress(p, size, settle, through, provisional)
+                    (self.provisional if provisional else self.windows).extend(records)
+                    self.burst_alerts += bursts
             overdue, t = engine.drain_overdue()
             if overdue:
-                self.overdue_alerts += self.backlog.update(engine.partition, overdue, t)
-            for snapshot in engine.provisional_due():
-                self.provisional_merger.add(engine.partition, snapshot.group, snapshot.partials)
-            for (size, settle), through in engine.windows.provisional_through.items():
-                self.provisional.extend(self.provisional_merger.advance(engine.partition, size, settle, through))
-            for start, minute in self.merger.drain_merchant_minutes():
-                self.burst_alerts += self.bursts.on_window(start, minute)
+                self.overdue_alerts += two.on_overdue(p, overdue, t)
