@@ -18,6 +18,7 @@ from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
 from streams.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
+from topics.validation import Reject
 
 Event = dict[str, Any]
 State = dict[str, Any]
@@ -31,6 +32,11 @@ class EngineConfig:
     grace_ms: int = 10 * 60_000
     detailed_window_ms: tuple[int, ...] = (3_600_000,)
     """Window sizes broken down by dimensions; the others carry totals only (bounded output)."""
+    max_ahead_ms: int = 7 * 24 * 3_600_000
+    """An event this far ahead of the newest one its partition has seen (on any topic) is
+    rejected as `implausible_time`: one skewed producer clock must not push the watermark
+    past every open window. Measured against all topics, so consumer skew between topics
+    in a backlog is no jump; a partition quiet for longer than this would need it raised."""
     state_ttl_ms: int = 30 * 24 * 3_600_000
     """Order and ticket state is dropped once the watermark is this far past its newest event
     (and an order's payment cohorts have settled). This is the dedup horizon: an event of an
@@ -54,6 +60,8 @@ class PartitionEngine:
         self.windows = PartitionWindows(sizes, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS))
         detailed = tuple(s for s in self.config.window_sizes_ms if s in self.config.detailed_window_ms)
         self.ctx = Context(self.windows, self.metrics, self.config.window_sizes_ms, detailed)
+        self.last_reject = Reject("implausible_time", "")
+        self.rejected_parked: list[tuple[str, Event, int]] = []
         self.touched_orders: set[str] = set()
         self.touched_tickets: set[str] = set()
         self.expired_orders: set[str] = set()
@@ -69,14 +77,32 @@ class PartitionEngine:
         self.overdue_time = 0
 
     # -- entry point ----------------------------------------------------------------
-    def process(self, topic: str, event: Event) -> str:
-        """Apply one valid event; returns its outcome (see OUTCOMES)."""
-        late = self.windows.observe(topic, event["event_time"])
+    def process(self, topic: str, event: Event, offset: int = 0) -> str:
+        """Apply one valid event read at `offset`; returns its outcome (see OUTCOMES).
+
+        "rejected": the reason is in `last_reject` (the shell dead-letters the record)."""
+        t = event["event_time"]
+        newest = max(self.windows.topic_max.values(), default=None)
+        if newest is not None and t > newest + self.config.max_ahead_ms:
+            self.last_reject = Reject("implausible_time", "event time days ahead of everything else read here")
+            return "rejected"
         kind = event["event_type"]
-        outcome = self._ticket(event) if kind.startswith("ticket.") else self._order_event(topic, event)
+        if kind.startswith("ticket."):
+            late = self.windows.observe(topic, t)
+            outcome = self._ticket(event)
+        else:
+            outcome = self._order_event(topic, event, offset)
+            if outcome == "rejected":
+                return outcome
+            late = self.windows.observe(topic, t)
         if outcome == "applied" and late:
             return "late"
         return outcome
+
+    def drain_rejected(self) -> list[tuple[str, Event, int]]:
+        """Parked events found implausible when their payment came: (topic, event, offset)."""
+        rejected, self.rejected_parked = self.rejected_parked, []
+        return rejected
 
     def close_due(self) -> list[ClosedWindow]:
         """Windows now final here (with data); `windows.closed_through` says how far each horizon got."""
@@ -89,11 +115,14 @@ class PartitionEngine:
         return list(self.windows.provisional_due())
 
     # -- orders -----------------------------------------------------------------------
-    def _order_event(self, topic: str, event: Event) -> str:
+    def _order_event(self, topic: str, event: Event, offset: int) -> str:
         order_id = event["order_id"]
         state = self.orders.get(order_id)
         if state is not None and event["event_id"] in state["seen"]:
             return "duplicate"
+        if state is not None and "paid" in state and event["event_time"] < state["paid"]:
+            self.last_reject = Reject("implausible_time", "event before its order's payment")
+            return "rejected"
         if state is None:
             state = self.orders[order_id] = self._new_state(order_id, True, event["event_time"])
         state["seen"].append(event["event_id"])
@@ -103,13 +132,17 @@ class PartitionEngine:
             if "paid" in state:
                 return "duplicate"  # a second payment record under another event id
             self._paid(state, event)
-            for parked_topic, parked in state.pop("parked", []):
-                self._apply(state, parked_topic, parked)
+            for parked_topic, parked, *at in state.pop("parked", []):
+                if parked["event_time"] < state["paid"]:  # e.g. shipped before paid
+                    self.rejected_parked.append((parked_topic, parked, at[0] if at else 0))
+                    state["seen"].remove(parked["event_id"])  # a corrected copy may still come
+                else:
+                    self._apply(state, parked_topic, parked)
             for reason in state.pop("tickets_waiting", []):
                 areas.on_order_ticket(self.ctx, state, reason)
             return "applied"
         if "paid" not in state:
-            state.setdefault("parked", []).append([topic, event])
+            state.setdefault("parked", []).append([topic, event, offset])
             return "parked"
         self._apply(state, topic, event)
         return "applied"
