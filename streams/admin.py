@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.config import Settings
+from streams.kafka_security import kafka_python_config
 from topics.contract import ALL_TOPICS, Topic
 
 
@@ -42,7 +43,9 @@ def window_partials_topic(settings: Settings) -> Topic:
 
 
 def create_topics(settings: Settings, topics: tuple[Topic, ...] = ALL_TOPICS) -> TopicsReport:
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="cxkpi-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, client_id="cxkpi-admin", **kafka_python_config(settings)
+    )
     try:
         present = set(admin.list_topics())
         wanted = {

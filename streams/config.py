@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_KAFKA_PORT = 9092
 STORES = ("memory", "rocksdb")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class SettingsError(ValueError):
@@ -53,6 +55,19 @@ class Settings:
     """Where the demo's Prometheus listens on 127.0.0.1 (CXKPI_PROMETHEUS_PORT)."""
     alertmanager_port: int = 9097
     """Where the demo's Alertmanager listens on 127.0.0.1 (CXKPI_ALERTMANAGER_PORT); 9093 is Kafka's controller."""
+    session_timeout_s: int = 30
+    """Consumer-group session timeout (CXKPI_SESSION_TIMEOUT_SECONDS): how long a crashed worker's
+    partitions wait before the group gives them to another."""
+    security_protocol: str = "PLAINTEXT"
+    """Kafka security protocol (CXKPI_SECURITY_PROTOCOL): PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL."""
+    sasl_mechanism: str = "PLAIN"
+    """SASL mechanism (CXKPI_SASL_MECHANISM): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    sasl_username: str = ""
+    """SASL user (CXKPI_SASL_USERNAME)."""
+    sasl_password: str = field(default="", repr=False)
+    """SASL password (CXKPI_SASL_PASSWORD); never printed."""
+    ssl_cafile: str = ""
+    """CA bundle to verify the brokers with under SSL/SASL_SSL (CXKPI_SSL_CAFILE); empty: the system's."""
 
     @property
     def jars_dir(self) -> Path:
@@ -105,7 +120,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
+        session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
+        security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
+        sasl_mechanism=(env.get("CXKPI_SASL_MECHANISM") or defaults.sasl_mechanism).upper(),
+        sasl_username=env.get("CXKPI_SASL_USERNAME", ""),
+        sasl_password=env.get("CXKPI_SASL_PASSWORD", ""),
+        ssl_cafile=env.get("CXKPI_SSL_CAFILE", ""),
     )
+    if settings.security_protocol not in SECURITY_PROTOCOLS:
+        raise SettingsError(f"CXKPI_SECURITY_PROTOCOL={settings.security_protocol!r}: one of {SECURITY_PROTOCOLS}")
+    if settings.security_protocol.startswith("SASL"):
+        if settings.sasl_mechanism not in SASL_MECHANISMS:
+            raise SettingsError(f"CXKPI_SASL_MECHANISM={settings.sasl_mechanism!r}: one of {SASL_MECHANISMS}")
+        if not settings.sasl_username:
+            raise SettingsError(f"CXKPI_SECURITY_PROTOCOL={settings.security_protocol} needs CXKPI_SASL_USERNAME")
     if settings.store not in STORES:
         raise SettingsError(f"CXKPI_STORE={settings.store!r}: choose one of {', '.join(STORES)}")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
@@ -116,5 +144,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def describe(settings: Settings) -> list[str]:
-    """One 'name = value' line per setting, for `cxkpi config`."""
-    return [f"{f.name} = {getattr(settings, f.name)}" for f in fields(settings)]
+    """One 'name = value' line per setting, for `cxkpi config` (the password masked)."""
+    return [f"{f.name} = {'***' if f.name == 'sasl_password' else getattr(settings, f.name)}" for f in fields(settings)]
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child `cxkpi worker` load these same settings."""
+    return {
+        "CXKPI_BOOTSTRAP": settings.bootstrap,
+        "CXKPI_CACHE_DIR": str(settings.cache_dir),
+        "CXKPI_APP_ID": settings.app_id,
+        "CXKPI_WEB_HOST": settings.web_host,
+        "CXKPI_WEB_PORT": str(settings.web_port),
+        "CXKPI_GRACE_SECONDS": str(settings.grace_s),
+        "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
+        "CXKPI_STORE": settings.store,
+        "CXKPI_STATE_DIR": str(settings.state_dir),
+        "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),
+        "CXKPI_SECURITY_PROTOCOL": settings.security_protocol,
+        "CXKPI_SASL_MECHANISM": settings.sasl_mechanism,
+        "CXKPI_SASL_USERNAME": settings.sasl_username,
+        "CXKPI_SASL_PASSWORD": settings.sasl_password,
+        "CXKPI_SSL_CAFILE": settings.ssl_cafile,
+    }

@@ -9,22 +9,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from streams.config import Settings
+from streams.config import Settings, worker_env
 
 
 def start_worker(settings: Settings, log_path: Path, timeout_s: float = 90.0) -> subprocess.Popen[bytes]:
     """Start `cxkpi worker` with these settings; returns once its /metrics answers."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {
-        "CXKPI_BOOTSTRAP": settings.bootstrap,
-        "CXKPI_WEB_HOST": settings.web_host,
-        "CXKPI_WEB_PORT": str(settings.web_port),
-        "CXKPI_APP_ID": settings.app_id,
-        "CXKPI_GRACE_SECONDS": str(settings.grace_s),
-        "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
-        "CXKPI_STORE": settings.store,
-        "CXKPI_STATE_DIR": str(settings.state_dir),
-    }
+    env = os.environ | worker_env(settings)
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
