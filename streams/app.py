@@ -25,13 +25,14 @@ import faust
 import orjson
 from prometheus_client import generate_latest
 
+from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
-from streams.kpis.backlog import MerchantBacklog
-from streams.kpis.bursts import BurstDetector
+from streams.kafka_security import faust_credentials
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.merge import OVERDUE, WindowMerger, group_id, parse_key, progress_id, record_key
+from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
 from streams.kpis.pipeline import partition_of
+from streams.kpis.stage_two import StageTwo
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.state_store import PartitionStates
@@ -67,8 +68,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=5000,
+        # a batch's state writes fit in one request where they can (see publish)
+        producer_max_batch_size=1 << 20,
+        producer_max_request_size=4 << 20,
         stream_buffer_maxsize=16384,
         table_standby_replicas=0,
+        broker_credentials=faust_credentials(settings),
+        broker_session_timeout=float(settings.session_timeout_s),
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     m = metrics or Metrics()
     sizes_ms = tuple(size * 1000 for size in settings.window_sizes_s)
@@ -81,15 +88,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     partials_topic = app.topic(window_partials_topic(settings).name, partitions=1, **raw)
     orders = app.Table("order-state", default=None, partitions=partitions)
     tickets = app.Table("ticket-state", default=None, partitions=partitions)
+    # open windows per input partition, and stage two's state (on the partials topic's one partition)
+    window_table = app.Table("window-state", default=None, partitions=partitions)
+    merge_table = app.Table("merge-state", default=None, partitions=1)
     persistent = settings.store == "rocksdb"
     # memory store: the engine works on the table's own dict, shared by the worker's partitions
     order_dict: dict[str, Any] = {} if persistent else orders.data.data  # type: ignore[attr-defined]
     ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
-    merger = WindowMerger(partitions)
-    provisional_merger = WindowMerger(partitions, final=False)
-    bursts = BurstDetector()
-    backlog = MerchantBacklog()
+    stage: list[StageTwo] = []  # built from merge-state when the partials partition is (re)assigned
     last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
     sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
@@ -116,14 +123,74 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             engine = engines[partition] = PartitionEngine(partition, order_states, ticket_states, config, m)
             # state recovered from the changelogs: re-derive the engine's in-memory indexes
             engine.rebuild(order_ids, ticket_ids)
+            restored = open_windows.restore(partition, engine.windows, recovered(window_table, partition))
+            if not persistent:  # the engine holds the live copy from now on
+                for key in restored:
+                    window_table.data.data.pop(key, None)  # type: ignore[attr-defined]
         return engine
+
+    def recovered(table: Any, partition: int) -> Any:
+        """(key, value) entries Faust recovered from a table's changelog for one partition.
+
+        Window and merge state are written to their changelogs only; the engine keeps the
+        live copy. The memory store's dict thus holds what recovery read, and nothing after."""
+        if persistent:
+            states = PartitionStates(lambda: table.data._db_for_partition(partition))
+            return [(key, states[key]) for key in states]
+        return list(table.data.data.items())
+
+    def stage_two() -> StageTwo:
+        if not stage:
+            stage.append(StageTwo.restore(partitions, recovered(merge_table, 0)))
+            if not persistent:
+                merge_table.data.data.clear()  # type: ignore[attr-defined]  # the live copy is the StageTwo from now on
+        return stage[0]
+
+    in_flight: list[Any] = []  # delivery futures since the last `delivered()`
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         # straight to the transport producer: Faust's send_soon buffer drains one message at a time
-        await app.producer.send(topic, key, value, partition, None, None)
+        in_flight.append(await app.producer.send(topic, key, value, partition, None, None))
 
-    async def publish(engine: PartitionEngine) -> None:
-        """Send what the engine closed; persist each changed key once (changelog on its partition)."""
+    async def delivered() -> None:
+        """Wait until every record sent so far is acknowledged; a lost one stops the worker.
+
+        The producer retries through broker restarts; a record it gives up on must not be
+        followed by a commit of the offsets that produced it, so the worker crashes (exit
+        code != 0) and its restart replays from the last commit."""
+        await app.producer.flush()
+        futures = in_flight[:]
+        in_flight.clear()
+        for fut in futures:
+            error = fut.exception() if fut.done() else None
+            if error is not None:
+                app.log.error("a record could not be delivered (%r): stopping, the restart replays", error)
+                await app.crash(error)
+                raise error
+
+    async def write_state(table: Any, entries: dict[str, Any], partition: int) -> None:
+        changelog = table.changelog_topic.get_topic_name()
+        for key, value in entries.items():
+            await send(changelog, orjson.dumps(key), None if value is None else orjson.dumps(value), partition)
+
+    async def publish(batch_engines: list[PartitionEngine]) -> None:
+        """Send what the engines closed, then persist the state that says it was sent.
+
+        Outputs first, acknowledged; state second, acknowledged before the batch's offsets
+        can be committed. A crash in between replays the batch: stage two replaces a
+        re-sent partial and ignores one for a window it completed, so nothing counts twice,
+        and a window is never marked closed here before its partials reached stage two."""
+        touched = [await send_outputs(engine) for engine in batch_engines]
+        await delivered()
+        for engine, (touched_orders, touched_tickets) in zip(batch_engines, touched, strict=True):
+            await persist(engine, touched_orders, touched_tickets)
+        await delivered()
+        for engine in batch_engines:
+            for states in (engine.orders, engine.tickets):
+                if isinstance(states, PartitionStates):
+                    states.flush()  # RocksDB after the changelog: a crash in between replays, never loses
+
+    async def send_outputs(engine: PartitionEngine) -> tuple[set[str], set[str]]:
         p = engine.partition
         partials_name = partials_topic.get_topic_name()
         for provisional, windows, marks in (
@@ -144,21 +211,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await send(partials_name, OVERDUE.encode(), body, 0)
         touched_orders, touched_tickets = engine.drain_touched()
         for order_id in touched_orders:
-            state = engine.orders[order_id]
-            await send(orders.changelog_topic.get_topic_name(), orjson.dumps(order_id), orjson.dumps(state), p)
-            record = guarantee_status(order_id, state)
+            record = guarantee_status(order_id, engine.orders[order_id])
             if record is not None:
                 await send(GUARANTEE_STATUS.name, order_id.encode(), orjson.dumps(record))
-        for ticket_id in touched_tickets:
-            state = engine.tickets[ticket_id]
-            await send(tickets.changelog_topic.get_topic_name(), orjson.dumps(ticket_id), orjson.dumps(state), p)
+        return touched_orders, touched_tickets
+
+    async def persist(engine: PartitionEngine, touched_orders: set[str], touched_tickets: set[str]) -> None:
+        p = engine.partition
+        # the state: each changed key once, on its source partition, in as few requests as the
+        # producer's batch size allows (a crash mid-way is the at-least-once gap, docs/reliability.md)
+        await write_state(orders, {k: engine.orders[k] for k in touched_orders}, p)
+        await write_state(tickets, {k: engine.tickets[k] for k in touched_tickets}, p)
         expired_orders, expired_tickets = engine.drain_expired()
-        for table, keys in ((orders, expired_orders), (tickets, expired_tickets)):
-            for key in keys:  # a tombstone: recovery and compaction drop the key
-                await send(table.changelog_topic.get_topic_name(), orjson.dumps(key), None, p)
-        for states in (engine.orders, engine.tickets):
-            if isinstance(states, PartitionStates):
-                states.flush()  # after the changelog: a crash in between replays, never loses
+        await write_state(orders, dict.fromkeys(expired_orders), p)  # tombstones: recovery drops the key
+        await write_state(tickets, dict.fromkeys(expired_tickets), p)
+        await write_state(window_table, open_windows.changed_entries(p, engine.windows), p)
 
     @app.agent(source)
     async def kpi_events(stream: Any) -> Any:
@@ -176,10 +243,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     await send(REJECTS.name, msg.key, body)
                     continue
                 engine = engine_for(partition)
-                m.events.labels(topic, engine.process(topic, decoded)).inc()
+                outcome = engine.process(topic, decoded, msg.offset)
+                m.events.labels(topic, outcome).inc()
                 touched.add(partition)
-            for partition in touched:
-                await publish(engines[partition])
+                if outcome == "rejected":
+                    m.rejects.labels(engine.last_reject.reason).inc()
+                    body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, event.value)
+                    await send(REJECTS.name, msg.key, body)
+                for parked_topic, parked, offset in engine.drain_rejected():
+                    late_reject = Reject("implausible_time", "event before its order's payment (was parked)")
+                    m.rejects.labels(late_reject.reason).inc()
+                    key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
+                    await send(
+                        REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value)
+                    )
+            await publish([engines[partition] for partition in sorted(touched)])
             now = time.time()
             for event in batch:
                 if event.message.timestamp:
@@ -188,36 +266,56 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
         async for event in stream.events():
-            body = orjson.loads(event.value)
+            two, body = stage_two(), orjson.loads(event.value)
+            outputs: list[tuple[str, str, bytes]] = []
             if event.key == OVERDUE.encode():
-                for backlog_alert in backlog.update(body["partition"], body["counts"], body["event_time"]):
+                for backlog_alert in two.on_overdue(body["partition"], body["counts"], body["event_time"]):
                     record = shipping_alert(backlog_alert)
-                    await send(SHIPPING_ALERTS.name, backlog_alert.merchant_id.encode(), orjson.dumps(record))
-                continue
-            size, start, settle, provisional = parse_key(event.key.decode())
-            target = provisional_merger if provisional else merger
-            if start is not None:
-                target.add(body["partition"], (size, start, settle), body["partials"])
-                continue
-            for record in target.advance(body["partition"], size, settle, body["through"]):
-                await send(KPI_WINDOWS.name, record_key(record).encode(), orjson.dumps(record))
-                if not provisional:
-                    m.windows_emitted.inc()
-                    m.final_window(record)
-            for start, counts in merger.drain_merchant_minutes():
-                for alert in bursts.on_window(start, counts):
-                    await send(SHIPPING_ALERTS.name, alert.merchant_id.encode(), orjson.dumps(burst_alert(alert)))
-                    if alert.phase == "started":
-                        m.bursts.inc()
-                m.bursting.set(len(bursts.active))
+                    outputs.append((SHIPPING_ALERTS.name, backlog_alert.merchant_id, orjson.dumps(record)))
+            else:
+                size, start, settle, provisional = parse_key(event.key.decode())
+                if start is not None:
+                    two.on_partials(body["partition"], (size, start, settle), body["partials"], provisional)
+                else:
+                    through = body["through"]
+                    records, burst_alerts = two.on_progress(body["partition"], size, settle, through, provisional)
+                    for record in records:
+                        outputs.append((KPI_WINDOWS.name, record_key(record), orjson.dumps(record)))
+                        if not provisional:
+                            m.windows_emitted.inc()
+                            m.final_window(record)
+                    for alert in burst_alerts:
+                        outputs.append((SHIPPING_ALERTS.name, alert.merchant_id, orjson.dumps(burst_alert(alert))))
+                        if alert.phase == "started":
+                            m.bursts.inc()
+                    m.bursting.set(len(two.bursts.active))
+            for topic, key, value in outputs:
+                await send(topic, key.encode(), value)
+            if outputs:  # outputs before the state that says they were sent (see publish)
+                await delivered()
+            await write_state(merge_table, two.drain_changes(), 0)
+
+    async def next_offset(tp: Any) -> int | None:
+        """Offset of the next record this worker will process on `tp` (None: not known yet).
+
+        Past the last record seen; before any, the consumer's position, which starts at the
+        group's committed offset: a restarted worker has nothing left to read on a topic
+        partition it had finished, and that partition must not hold the watermark back."""
+        seen = last_seen.get((tp.topic, tp.partition))
+        if seen is not None:
+            return seen[0] + 1
+        position = await app.consumer.position(tp)
+        return None if position is None or position < 0 else int(position)
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
         """Fully consumed, quiet topic partitions stop holding back their partition's watermark.
 
-        Offsets come from the broker (ListOffsets), not the consumer's fetch cache, which is
-        unset or stale right after start-up and would declare a topic idle before its data came.
+        End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which
+        is unset or stale right after start-up and would declare a topic idle before its data came.
         """
+        if app.in_recovery:  # an engine built now would restore half-recovered tables
+            return
         now = time.monotonic()
         quiet = []
         for tp in app.consumer.assignment():
@@ -229,47 +327,43 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         if not quiet:
             return
         ends = await app.consumer.highwaters(*quiet)
-        starts = await app.consumer.earliest_offsets(*quiet)
         for tp in quiet:
-            seen = last_seen.get((tp.topic, tp.partition))
-            end = ends.get(tp)
-            caught_up = end is not None and (starts.get(tp) == end if seen is None else seen[0] + 1 >= end)
-            if caught_up:
+            end, position = ends.get(tp), await next_offset(tp)
+            if end is not None and position is not None and position >= end:
                 engine = engine_for(tp.partition)
                 engine.windows.set_idle(tp.topic)
-                await publish(engine)
+                await publish([engine])
 
     lag_series: set[tuple[str, str]] = set()
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        # another worker owns these now: drop their engines, so this one exports no stale
-        # gauges and rebuilds from the tables if a partition comes back
-        for partition in {tp.partition for tp in revoked if tp.topic in input_names}:
-            engines.pop(partition, None)
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        """Drop what another worker owns now; keep what stayed here.
+
+        A kept partition's engine holds the live windows: Faust recovers only newly assigned
+        changelog partitions, so rebuilding it from the table would read stale entries. A
+        partition that left is rebuilt from the tables (recovered afresh) if it comes back."""
+        m.rebalances.inc()
+        owned = {tp.partition for tp in assigned if tp.topic in input_names}
+        m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
+        for partition in set(engines) - owned:
+            del engines[partition]
             late_reported.pop(partition, None)
             for key in [k for k in sent_through if k[0] == partition]:
                 del sent_through[key]
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        m.rebalances.inc()
-        m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
+        if not any(tp.topic == partials_topic.get_topic_name() for tp in assigned):
+            stage.clear()  # rebuilt from merge-state if the partials partition comes back
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:
         """Consumer lag per owned input partition, against the broker's end offsets (ListOffsets)."""
         owned = [tp for tp in app.consumer.assignment() if tp.topic in input_names]
         ends = await app.consumer.highwaters(*owned) if owned else {}
-        unseen = [tp for tp in owned if (tp.topic, tp.partition) not in last_seen]
-        starts = await app.consumer.earliest_offsets(*unseen) if unseen else {}
         current: set[tuple[str, str]] = set()
         for tp in owned:
-            end = ends.get(tp)
-            if end is None:
+            end, position = ends.get(tp), await next_offset(tp)
+            if end is None or position is None:
                 continue
-            seen = last_seen.get((tp.topic, tp.partition))
-            position = seen[0] + 1 if seen is not None else starts.get(tp, 0)
             labels = (tp.topic, str(tp.partition))
             m.lag.labels(*labels).set(max(end - position, 0))
             current.add(labels)
@@ -334,6 +428,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             async with app.http_client.get(url) as resp:
                 body = await resp.read()
                 return web.bytes(body, content_type=resp.content_type, status=resp.status)
+        if app.in_recovery:
+            return web.json({"error": "recovering state, retry shortly", "order_id": order_id}, status=503)
         state = engine_for(partition_of(order_id.encode(), partitions)).orders.get(order_id)
         record = guarantee_status(order_id, state) if state else None
         if record is None:

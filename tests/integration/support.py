@@ -3,17 +3,23 @@ producing a scenario, and reading a worker's metrics."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings, load_settings
 from streams.generator.sinks import KafkaSink
 from streams.generator.stream import OutRecord
 from streams.kpis.engine import EngineConfig
+from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
+from streams.topic_reader import read_to_end
 from tests.conftest import REPO, free_port
 
 
@@ -61,3 +67,45 @@ def metric_sum(port: int, family: str, **labels: str) -> float:
         for s in fam.samples
         if (fam.type != "counter" or s.name.endswith("_total")) and all(s.labels.get(k) == v for k, v in labels.items())
     )
+
+
+def final_windows(bootstrap: str) -> dict[str, dict[str, Any]]:
+    """`kpi.windows` as a compacted view: the latest record per key."""
+    return {m.key.decode(): orjson.loads(m.value) for m in read_to_end(bootstrap, "kpi.windows")}
+
+
+def mismatches(got: dict[str, dict[str, Any]], reference: LocalPipeline) -> list[str]:
+    """What `kpi.windows` lacks, holds with other numbers, or holds beyond the reference's windows."""
+    want = {record_key(r): r for r in reference.windows}
+    bad = [f"missing {k}" for k in want if k not in got]
+    for k, r in want.items():
+        if k in got and (
+            (got[k]["count"], got[k]["final"]) != (r["count"], True) or not _same_value(got[k]["value"], r["value"])
+        ):
+            bad.append(f"differs {k}: {got[k]['count']} {got[k]['value']} != {r['count']} {r['value']}")
+    return bad + [f"extra {k}" for k in sorted(set(got) - set(want))]
+
+
+def _same_value(got: float | None, want: float | None) -> bool:
+    """Equal up to float rounding (partials are summed in arrival order); None (no data) only equals None."""
+    return got == want if got is None or want is None else got == pytest.approx(want, rel=1e-9)
+
+
+def wait_for_windows(bootstrap: str, reference: LocalPipeline, timeout_s: float, log: Path) -> list[str]:
+    """Poll `kpi.windows` until it equals the reference (returns []) or time runs out (returns the differences)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        bad = mismatches(final_windows(bootstrap), reference)
+        if not bad or time.monotonic() > deadline:
+            if bad:
+                print(log.read_text()[-3000:])
+            return bad
+        time.sleep(2)
+
+
+def wait_for_count(port: int, family: str, at_least: float, timeout_s: float, log: Path) -> float:
+    deadline = time.monotonic() + timeout_s
+    while (n := metric_sum(port, family)) < at_least:
+        assert time.monotonic() < deadline, f"{family} stayed at {n} < {at_least}: {log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    return n

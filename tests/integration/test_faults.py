@@ -1,0 +1,129 @@
+"""Faults in the middle of a scenario, against the real broker: the final `kpi.windows` equal a
+fault-free run of the same events (the core over them), record for record.
+
+- kill -9 of the worker, then a restart (state from the changelogs, replay from the last commit);
+- the broker stopped and started again under a running worker;
+- two workers, one stopped and started again (partitions and their state move, twice).
+Recovery times are printed (`-s`) for docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.config import Settings
+from streams.generator.scenarios import HOUR_MS, scenario
+from streams.generator.stream import EventStream, Faults
+from streams.kpis.pipeline import LocalPipeline
+from streams.localworker import start_worker, stop_worker
+from tests.conftest import free_port
+from tests.integration.support import (
+    metric_sum,
+    own_broker_settings,
+    produce,
+    reference_run,
+    wait_for_count,
+    wait_for_windows,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def _stream() -> EventStream:
+    faults = Faults(dup_ratio=0.02, bad_ratio=0.005)
+    return EventStream(scenario("livestream-burst"), seed=44, rate_per_s=0.6, duration_ms=6 * HOUR_MS, faults=faults)
+
+
+@pytest.fixture(scope="module")
+def reference() -> LocalPipeline:
+    return reference_run(_stream())
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A broker of its own holding the whole scenario before any worker starts."""
+    settings = own_broker_settings(
+        tmp_path / "kafka", f"cxkpi-{tmp_path.name[-12:]}", CXKPI_SESSION_TIMEOUT_SECONDS="10"
+    )
+    localkafka.start(settings)
+    try:
+        create_topics(settings)
+        stream = _stream()
+        produce(settings, stream)
+        yield {"settings": settings, "records": stream.stats.records, "dir": tmp_path}
+    finally:
+        localkafka.stop(settings)
+
+
+def test_kill_9_mid_scenario_then_restart(loaded: dict[str, Any], reference: LocalPipeline) -> None:
+    settings, log = loaded["settings"], loaded["dir"] / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["records"] * 0.4, 240, log)
+        worker.kill()  # SIGKILL: no shutdown, no last commit, producer buffers lost
+        worker.wait()
+        restarted = time.monotonic()
+        worker = start_worker(settings, log)
+        wait_for_count(settings.web_port, "cxkpi_events_consumed", 1, 120, log)
+        print(f"\nkill -9: consuming again {time.monotonic() - restarted:.1f} s after the restart began")
+        assert wait_for_windows(settings.bootstrap, reference, 240, log) == []
+        replayed = metric_sum(settings.web_port, "cxkpi_events_consumed", outcome="duplicate")
+        print(f"kill -9: {replayed:.0f} records seen again as duplicates after the restart")
+    finally:
+        stop_worker(worker)
+
+
+def test_broker_restart_under_a_running_worker(loaded: dict[str, Any], reference: LocalPipeline) -> None:
+    settings, log = loaded["settings"], loaded["dir"] / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["records"] * 0.4, 240, log)
+        localkafka.stop(settings)
+        time.sleep(3)
+        back = time.monotonic()
+        localkafka.start(settings)
+        before = metric_sum(settings.web_port, "cxkpi_events_consumed")
+        wait_for_count(settings.web_port, "cxkpi_events_consumed", before + 1, 180, log)
+        print(f"\nbroker restart: consuming again {time.monotonic() - back:.1f} s after the broker came back")
+        assert worker.poll() is None, "the worker died with the broker"
+        assert wait_for_windows(settings.bootstrap, reference, 240, log) == []
+    finally:
+        stop_worker(worker)
+
+
+def test_one_of_two_workers_stopped_and_started_again(loaded: dict[str, Any], reference: LocalPipeline) -> None:
+    first: Settings = loaded["settings"]
+    second = replace(first, web_port=free_port())
+    logs = [loaded["dir"] / "worker-0.log", loaded["dir"] / "worker-1.log"]
+    workers = [start_worker(first, logs[0]), start_worker(second, logs[1])]
+    try:
+        total = loaded["records"] * 0.3
+        deadline = time.monotonic() + 240
+        while (
+            metric_sum(first.web_port, "cxkpi_events_consumed") + metric_sum(second.web_port, "cxkpi_events_consumed")
+            < total
+        ):
+            assert time.monotonic() < deadline, logs[1].read_text()[-3000:]
+            time.sleep(0.2)
+        stop_worker(workers[1])  # its partitions (and state) move to the first
+        moved = time.monotonic()
+        owned = 0.0
+        while owned < 16:  # the first owns every input partition
+            assert time.monotonic() < moved + 120, logs[0].read_text()[-3000:]
+            time.sleep(0.5)
+            owned = metric_sum(first.web_port, "cxkpi_input_partitions_owned")
+        took = time.monotonic() - moved
+        print(f"\nrebalance: one worker owns all 16 input partitions {took:.1f} s after the other stopped")
+        workers[1] = start_worker(second, logs[1])  # and back again
+        assert wait_for_windows(first.bootstrap, reference, 300, logs[0]) == []
+    finally:
+        for worker in workers:
+            stop_worker(worker)
