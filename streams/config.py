@@ -31,6 +31,9 @@ class Settings:
     """Port of the local broker's KRaft controller listener (CXKPI_KAFKA_CONTROLLER_PORT)."""
     kafka_data_dir: Path = Path(".cache/kafka-data")
     """Local broker's data, logs and pid file (CXKPI_KAFKA_DATA_DIR)."""
+    kafka_sasl_port: int = 0
+    """If set, the local broker also listens there with SASL_PLAINTEXT (PLAIN), accepting the
+    CXKPI_SASL_USERNAME / CXKPI_SASL_PASSWORD user (CXKPI_KAFKA_SASL_PORT); 0: no such listener."""
     kafka_heap: str = "512m"
     """Local broker's JVM heap (CXKPI_KAFKA_HEAP)."""
     topic_partitions: int = 0
@@ -110,6 +113,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kafka_controller_port=_int(env, "CXKPI_KAFKA_CONTROLLER_PORT", kafka_port + 1),
         kafka_data_dir=Path(env.get("CXKPI_KAFKA_DATA_DIR") or cache_dir / "kafka-data"),
         kafka_heap=env.get("CXKPI_KAFKA_HEAP") or defaults.kafka_heap,
+        kafka_sasl_port=_int(env, "CXKPI_KAFKA_SASL_PORT", 0),
         topic_partitions=_int(env, "CXKPI_TOPIC_PARTITIONS", 0),
         app_id=env.get("CXKPI_APP_ID") or defaults.app_id,
         web_host=env.get("CXKPI_WEB_HOST") or defaults.web_host,

@@ -43,3 +43,43 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
     if settings.security_protocol.endswith("SSL") and settings.ssl_cafile:
         config["ssl_cafile"] = settings.ssl_cafile
     return config
+
+
+class KafkaAuthError(RuntimeError):
+    """The brokers refused the configured credentials; the message says who, where and why."""
+
+
+def check_credentials(settings: Settings) -> None:
+    """Authenticate once against the first bootstrap server, before any client retries forever.
+
+    Kafka clients report refused SASL credentials as a failure to bootstrap, and retry; a
+    worker started with a wrong password must instead stop at once with the broker's reason."""
+    if not settings.security_protocol.startswith("SASL"):
+        return
+    import asyncio
+
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import SaslAuthenticationFailed
+
+    host, _, port = settings.bootstrap.split(",")[0].strip().rpartition(":")
+
+    async def attempt() -> None:
+        conn = await create_conn(
+            host,
+            int(port),
+            security_protocol=settings.security_protocol,
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+            ssl_context=_ssl_context(settings),
+        )
+        conn.close()
+
+    try:
+        asyncio.run(attempt())
+    except SaslAuthenticationFailed as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        raise KafkaAuthError(
+            f"Kafka authentication failed for user {settings.sasl_username!r} at {host}:{port} "
+            f"({settings.security_protocol}, {settings.sasl_mechanism}): {reason}"
+        ) from None

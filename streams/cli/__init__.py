@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
 from streams.config import SettingsError, load_settings
+from streams.kafka_security import KafkaAuthError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except SettingsError as exc:
         print(f"cxkpi: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except KafkaAuthError as exc:
+        print(f"cxkpi: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cxkpi: interrupted", file=sys.stderr)

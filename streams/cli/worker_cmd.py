@@ -17,9 +17,11 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.admin import create_topics, window_partials_topic
     from streams.app import create_app
+    from streams.kafka_security import check_credentials
     from topics.contract import ALL_TOPICS
 
     settings = args.settings
+    check_credentials(settings)  # refused credentials: one clear error, no retry loop
     # Faust may subscribe before it has created an internal topic and then ignore it for good
     create_topics(settings, (*ALL_TOPICS, window_partials_topic(settings)))
     app = create_app(settings)

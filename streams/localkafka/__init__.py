@@ -101,18 +101,29 @@ def status(settings: Settings) -> BrokerStatus:
 
 
 def server_properties(settings: Settings) -> str:
-    port, cport = settings.kafka_port, settings.kafka_controller_port
+    port, cport, sport = settings.kafka_port, settings.kafka_controller_port, settings.kafka_sasl_port
     log_dir = (settings.kafka_data_dir / "kraft").resolve()
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{cport}"]
+    sasl: list[str] = []
+    if sport:  # a second, authenticated listener (tests of the clients' SASL settings)
+        listeners.insert(1, f"SASL_PLAINTEXT://127.0.0.1:{sport}")
+        user, password = settings.sasl_username, settings.sasl_password
+        sasl = [
+            "sasl.enabled.mechanisms=PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            f'org.apache.kafka.common.security.plain.PlainLoginModule required user_{user}="{password}";',
+        ]
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            f"listeners={','.join(listeners)}",
+            f"advertised.listeners={','.join(listeners)}",
             "inter.broker.listener.name=PLAINTEXT",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            *sasl,
             f"log.dirs={log_dir}",
             "num.partitions=1",
             "offsets.topic.replication.factor=1",
@@ -223,8 +234,8 @@ def start(settings: Settings, timeout_s: float = 90.0) -> BrokerStatus:
     if current.running:
         raise BrokerError(f"already running: {current.describe()}; use 'cxkpi broker stop' first")
     java = _require("java", "install a JDK >= 17 (Debian: apt-get install openjdk-17-jre-headless)")
-    for port in (settings.kafka_port, settings.kafka_controller_port):
-        if port_in_use(port):
+    for port in (settings.kafka_port, settings.kafka_controller_port, settings.kafka_sasl_port):
+        if port and port_in_use(port):
             raise BrokerError(f"port {port} on 127.0.0.1 is taken by another process: stop it or set CXKPI_KAFKA_PORT")
     ensure_jars(settings)
     props, log4j = _write_configs(settings)

@@ -1,0 +1,73 @@
+"""SASL settings reach the Kafka clients: against the local broker's SASL_PLAINTEXT listener
+the worker works with the right credentials, and with wrong ones stops with one clear error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.config import worker_env
+from streams.generator.scenarios import HOUR_MS, scenario
+from streams.generator.stream import EventStream, Faults
+from streams.localworker import start_worker, stop_worker
+from tests.conftest import free_port
+from tests.integration.support import own_broker_settings, produce, wait_for_count
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("kafka-sasl")
+    sasl_port = free_port()
+    settings = own_broker_settings(
+        data,
+        "cxkpi-sasl",
+        CXKPI_KAFKA_SASL_PORT=str(sasl_port),
+        CXKPI_SASL_USERNAME="cxkpi",
+        CXKPI_SASL_PASSWORD="right-secret",
+    )
+    localkafka.start(settings)
+    try:
+        create_topics(settings)  # over the plaintext listener
+        client = replace(settings, bootstrap=f"127.0.0.1:{sasl_port}", security_protocol="SASL_PLAINTEXT")
+        yield {"settings": settings, "client": client, "dir": Path(data)}
+    finally:
+        localkafka.stop(settings)
+
+
+def test_right_credentials_work(broker: dict[str, Any]) -> None:
+    stream = EventStream(scenario("steady"), seed=2, rate_per_s=0.1, duration_ms=HOUR_MS, faults=Faults())
+    produce(broker["settings"], stream)
+    log = broker["dir"] / "worker-ok.log"
+    worker = start_worker(broker["client"], log)
+    try:
+        wait_for_count(broker["client"].web_port, "cxkpi_events_consumed", stream.stats.records, 120, log)
+    finally:
+        stop_worker(worker)
+
+
+def test_wrong_credentials_give_one_clear_error(broker: dict[str, Any]) -> None:
+    wrong = replace(broker["client"], sasl_password="wrong-secret", web_port=free_port(), app_id="cxkpi-sasl-wrong")
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=os.environ | worker_env(wrong),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "authentication failed" in out.lower(), out[-2000:]
+    assert "Traceback" not in out, out[-2000:]
+    assert "wrong-secret" not in out
