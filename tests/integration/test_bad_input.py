@@ -171,3 +171,16 @@ def test_no_buyer_id_in_rejects_metadata_metrics_or_log(fed: dict[str, Any]) -> 
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=5) as resp:
         assert b"buyer-secret" not in resp.read()
     assert "buyer-secret" not in fed["log"].read_text()
+
+
+def test_web_endpoint_listens_on_loopback_only(fed: dict[str, Any]) -> None:
+    """The kernel's socket table: the worker's web port is bound to 127.0.0.1, not 0.0.0.0."""
+    port = fed["settings"].web_port
+    bound = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                bound.append(address)
+    assert bound == ["0100007F"], bound  # 127.0.0.1, little-endian hex

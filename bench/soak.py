@@ -1,0 +1,139 @@
+"""`python -m bench.soak`: one worker fed live at a steady wall-clock rate for a bounded time.
+
+Starts its own broker on free loopback ports, a worker, and the `steady` scenario paced to
+`--rate` events per second (default 80% of `--max-rate`, the measured backlog throughput),
+then samples every 10 s: consumer lag, events consumed, worker RSS, table keys and error
+lines in the worker's log. It reports whether lag stayed bounded, the RSS slope and the
+RSS per table key (state is kept 30 days of event time, so RSS grows with it; a leak shows
+as growing memory per key), and writes the samples to bench/results/soak-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.generator.scenarios import scenario
+from streams.generator.sinks import KafkaSink, paced
+from streams.generator.stream import EventStream, Faults
+from streams.localworker import start_worker, stop_worker
+from tests.integration.support import metric_sum, own_broker_settings
+
+HERE = Path(__file__).resolve().parent
+ORDERS_PER_EVENT_S = 5.0
+RECORDS_PER_ORDER = 3.85
+"""Records the steady scenario sends per paid order (measured), to turn --rate into a pace."""
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--max-rate", type=float, default=4100.0, help="measured events/s of one worker")
+    parser.add_argument("--rate", type=float, help="events/s to send (default 80%% of --max-rate)")
+    args = parser.parse_args(argv)
+    rate = args.rate or 0.8 * args.max_rate
+    work = Path(tempfile.mkdtemp(prefix="cxkpi-soak-"))
+    settings = own_broker_settings(work / "kafka", "cxkpi-soak")
+    log = work / "worker.log"
+    localkafka.start(settings)
+    samples: list[dict[str, Any]] = []
+    sent = [0]
+    stop = threading.Event()
+
+    def produce() -> None:
+        enough = int(rate * args.minutes * 60 * 1.5)  # more than the run can send
+        stream = EventStream(
+            scenario("steady"), seed=5, rate_per_s=ORDERS_PER_EVENT_S, max_events=enough, faults=Faults(dup_ratio=0.01)
+        )
+        sink = KafkaSink(settings.bootstrap)
+        try:
+            for record in paced(stream, rate / (ORDERS_PER_EVENT_S * RECORDS_PER_ORDER)):
+                if stop.is_set():
+                    break
+                sink.send(record)
+                sent[0] += 1
+        finally:
+            sink.close()
+
+    try:
+        create_topics(settings)
+        worker = start_worker(settings, log)
+        producer = threading.Thread(target=produce, daemon=True)
+        start = time.monotonic()
+        producer.start()
+        try:
+            while time.monotonic() - start < args.minutes * 60:
+                time.sleep(10)
+                port = settings.web_port
+                sample = {
+                    "t_s": round(time.monotonic() - start, 1),
+                    "sent": sent[0],
+                    "consumed": metric_sum(port, "cxkpi_events_consumed"),
+                    "lag": metric_sum(port, "cxkpi_consumer_lag_records"),
+                    "rss_mb": round(_rss_mb(worker.pid), 1),
+                    "table_keys": metric_sum(port, "cxkpi_table_keys"),
+                    "error_lines": sum(1 for line in log.read_text(errors="replace").splitlines() if "[ERROR]" in line),
+                }
+                samples.append(sample)
+                print(" ".join(f"{k}={v}" for k, v in sample.items()), flush=True)
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the worker exited (code {worker.returncode}); see {log}")
+        finally:
+            stop.set()
+            producer.join(30)
+            stop_worker(worker)
+    finally:
+        localkafka.stop(settings)
+    half = samples[len(samples) // 2 :]
+    minutes = [s["t_s"] / 60 for s in half]
+    per_key = [s["rss_mb"] * 1024 / max(s["table_keys"], 1) for s in half]
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "minutes": args.minutes,
+        "target_events_per_s": round(rate),
+        "sent_events_per_s": round(samples[-1]["sent"] / samples[-1]["t_s"]) if samples else 0,
+        "consumed_events_per_s": round(samples[-1]["consumed"] / samples[-1]["t_s"]) if samples else 0,
+        "lag_max": max((s["lag"] for s in samples), default=0),
+        "lag_last": samples[-1]["lag"] if samples else 0,
+        "rss_mb_first": samples[0]["rss_mb"] if samples else 0,
+        "rss_mb_last": samples[-1]["rss_mb"] if samples else 0,
+        "rss_slope_mb_per_min_second_half": round(_slope(minutes, [s["rss_mb"] for s in half]), 2),
+        "rss_kb_per_table_key_slope_per_min": round(_slope(minutes, per_key), 3),
+        "error_lines": samples[-1]["error_lines"] if samples else 0,
+        "samples": samples,
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
+    out = HERE / "results" / f"soak-{report['date'][:19].replace(':', '')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {out.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
