@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 
-def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[ConsumerRecord]:
-    """Every record of every partition of `topic` up to its end offsets at the time of the call."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0, **client: Any) -> list[ConsumerRecord]:
+    """Every record of every partition of `topic` up to its end offsets at the time of the call.
+
+    `client`: further kafka-python settings (security, see `streams.kafka_security`)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         if not parts:

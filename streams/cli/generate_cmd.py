@@ -15,6 +15,7 @@ from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, write_jsonl
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.generator.truth import phase_kpis, render_deltas
+from streams.kafka_security import kafka_python_config
 from streams.progress import Progress
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         write_jsonl(tracked(), args.out)
     else:
         try:
-            sink = KafkaSink(args.settings.bootstrap)
+            sink = KafkaSink(args.settings.bootstrap, **kafka_python_config(args.settings))
         except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
             print(f"cxkpi generate: cannot reach Kafka at {args.settings.bootstrap}: {exc}", file=sys.stderr)
             return 1

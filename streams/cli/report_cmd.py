@@ -10,6 +10,8 @@ import orjson
 from kafka.errors import KafkaError
 
 from streams.cli.generate_cmd import parse_start_ms
+from streams.config import Settings
+from streams.kafka_security import kafka_python_config
 from streams.report import render, report_rows
 from streams.topic_reader import read_to_end
 from topics.contract import KPI_WINDOWS
@@ -34,15 +36,16 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def read_windows(bootstrap: str) -> list[dict[str, Any]]:
+def read_windows(settings: Settings) -> list[dict[str, Any]]:
     """The latest record of every key in kpi.windows (a re-emitted window overwrites)."""
-    latest = {r.key: r.value for r in read_to_end(bootstrap, KPI_WINDOWS.name)}
+    records = read_to_end(settings.bootstrap, KPI_WINDOWS.name, **kafka_python_config(settings))
+    latest = {r.key: r.value for r in records}
     return [orjson.loads(v) for v in latest.values()]
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        windows = read_windows(args.settings.bootstrap)
+        windows = read_windows(args.settings)
     except (KafkaError, TimeoutError) as exc:
         print(f"cxkpi report: cannot read {KPI_WINDOWS.name} at {args.settings.bootstrap}: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.localworker import start_worker, stop_worker
 from tests.conftest import free_port
-from tests.integration.support import own_broker_settings, produce, wait_for_count
+from tests.integration.support import own_broker_settings, wait_for_count
 
 pytestmark = pytest.mark.kafka
 
@@ -45,27 +45,43 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         localkafka.stop(settings)
 
 
+def _cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | worker_env(settings)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
 def test_right_credentials_work(broker: dict[str, Any]) -> None:
+    """The generator produces, the worker consumes and the report reads, all over SASL."""
+    client = broker["client"]
     stream = EventStream(scenario("steady"), seed=2, rate_per_s=0.1, duration_ms=HOUR_MS, faults=Faults())
-    produce(broker["settings"], stream)
+    records = sum(1 for _ in stream)
+    generated = _cli(client, "generate", "--scenario", "steady", "--duration", "1h", "--rate", "0.1", "--seed", "2")
+    assert generated.returncode == 0, generated.stderr[-2000:]
     log = broker["dir"] / "worker-ok.log"
-    worker = start_worker(broker["client"], log)
+    worker = start_worker(client, log)
     try:
-        wait_for_count(broker["client"].web_port, "cxkpi_events_consumed", stream.stats.records, 120, log)
+        wait_for_count(client.web_port, "cxkpi_events_consumed", records, 120, log)
+        wait_for_count(client.web_port, "cxkpi_windows_emitted", 1, 120, log)
     finally:
         stop_worker(worker)
+    report = _cli(
+        client,
+        "report",
+        "--baseline",
+        "2026-11-01T00:00..2026-11-01T00:30",
+        "--current",
+        "2026-11-01T00:30..2026-11-01T01:00",
+        "--json",
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert report.stdout.startswith(("[", "{"))
 
 
 def test_wrong_credentials_give_one_clear_error(broker: dict[str, Any]) -> None:
     wrong = replace(broker["client"], sasl_password="wrong-secret", web_port=free_port(), app_id="cxkpi-sasl-wrong")
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=os.environ | worker_env(wrong),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _cli(wrong, "worker")
     out = done.stdout + done.stderr
     assert done.returncode != 0
     assert "authentication failed" in out.lower(), out[-2000:]
