@@ -129,6 +129,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     window_table.data.data.pop(key, None)  # type: ignore[attr-defined]
         return engine
 
+    def tables_ready() -> bool:
+        """False from a rebalance's start until its table recovery ended.
+
+        An engine built in between would restore half-recovered tables, and its next
+        publish would persist that loss. Agents get no events then; timers and views must wait."""
+        return not (app.rebalancing or app.in_recovery)
+
     def recovered(table: Any, partition: int) -> Any:
         """(key, value) entries Faust recovered from a table's changelog for one partition.
 
@@ -314,7 +321,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which
         is unset or stale right after start-up and would declare a topic idle before its data came.
         """
-        if app.in_recovery:  # an engine built now would restore half-recovered tables
+        if not tables_ready():
             return
         now = time.monotonic()
         quiet = []
@@ -428,7 +435,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             async with app.http_client.get(url) as resp:
                 body = await resp.read()
                 return web.bytes(body, content_type=resp.content_type, status=resp.status)
-        if app.in_recovery:
+        if not tables_ready():
             return web.json({"error": "recovering state, retry shortly", "order_id": order_id}, status=503)
         state = engine_for(partition_of(order_id.encode(), partitions)).orders.get(order_id)
         record = guarantee_status(order_id, state) if state else None
