@@ -219,11 +219,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {r['events_per_s']:,} | {r['seconds']} | {r['peak_rss_mb']:.0f} |")
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
-    out = HERE / "results" / f"{report['date'][:19].replace(':', '')}.json"
+    write_result(report, "")
+    return 0
+
+
+def write_result(report: dict[str, Any], prefix: str) -> None:
+    """Write a run's report to bench/results/<prefix><date>.json (the soak uses it too)."""
+    out = HERE / "results" / f"{prefix}{report['date'][:19].replace(':', '')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {out.relative_to(repo)}")
-    return 0
+    print(f"written: {out.relative_to(HERE.parent)}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.__main__ import write_result
 from streams import localkafka
 from streams.admin import create_topics
 from streams.generator.scenarios import scenario
@@ -128,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": samples,
     }
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
-    out = HERE / "results" / f"soak-{report['date'][:19].replace(':', '')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {out.relative_to(HERE.parent)}")
+    write_result(report, "soak-")
     return 0
 
 
