@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +26,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import localkafka
 from streams.admin import create_topics
-from streams.config import Settings, load_settings
+from streams.config import Settings
 from streams.generator.scenarios import scenario
 from streams.generator.sinks import KafkaSink
 from streams.generator.stream import EventStream, OutRecord
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import start_worker, stop_worker
+from streams.localworker import free_port, metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS
 
 HERE = Path(__file__).resolve().parent
@@ -40,30 +39,18 @@ TIMEOUT_S = 900.0
 STALL_S = 90.0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _peak_rss_mb(pid: int | None = None) -> float:
     if pid is None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return proc_status_mb(pid, "VmHWM")
 
 
 def _scrape_total(port: int, family: str) -> float:
+    """A counter family's total, or -1 while the process does not answer yet."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
+        return metric_sum(port, family)
     except OSError:
         return -1.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(family))
 
 
 def _time_by_counter(read: Callable[[], float], total: int, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
@@ -132,7 +119,7 @@ def _core(records: list[OutRecord]) -> dict[str, Any]:
 
 
 def _textbook(settings: Settings, total: int, log: Path) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.textbook_faust", settings.bootstrap, str(port), str(log.parent / "textbook")],
@@ -140,7 +127,7 @@ def _textbook(settings: Settings, total: int, log: Path) -> dict[str, Any]:
             stderr=subprocess.STDOUT,
         )
     try:
-        result = _time_by_counter(lambda: _scrape_total(port, "bench_events_consumed_total"), total, proc)
+        result = _time_by_counter(lambda: _scrape_total(port, "bench_events_consumed"), total, proc)
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
         return result
     finally:
@@ -151,7 +138,7 @@ def _textbook(settings: Settings, total: int, log: Path) -> dict[str, Any]:
 def _worker(settings: Settings, total: int, log: Path) -> dict[str, Any]:
     proc = start_worker(settings, log)
     try:
-        result = _time_by_counter(lambda: _scrape_total(settings.web_port, "cxkpi_events_consumed_total"), total, proc)
+        result = _time_by_counter(lambda: _scrape_total(settings.web_port, "cxkpi_events_consumed"), total, proc)
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
         return result
     finally:
@@ -165,18 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=["limit", "core", "textbook_faust", "cxkpi_worker"])
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="cxkpi-bench-"))
-    repo = HERE.parent
-    settings = load_settings(
-        {
-            "CXKPI_CACHE_DIR": str(repo / ".cache"),
-            "CXKPI_KAFKA_PORT": str(_free_port()),
-            "CXKPI_KAFKA_CONTROLLER_PORT": str(_free_port()),
-            "CXKPI_KAFKA_DATA_DIR": str(work / "kafka"),
-            "CXKPI_WEB_PORT": str(_free_port()),
-            "CXKPI_APP_ID": "bench-cxkpi",
-            "CXKPI_STATE_DIR": str(work / "state"),
-        }
-    )
+    settings = own_broker_settings(work / "kafka", "bench-cxkpi", CXKPI_STATE_DIR=str(work / "state"))
     print(f"broker: starting on {settings.bootstrap} (data in {work})", flush=True)
     localkafka.start(settings)
     results: dict[str, Any] = {}

@@ -26,20 +26,12 @@ from streams.admin import create_topics
 from streams.generator.scenarios import scenario
 from streams.generator.sinks import KafkaSink, paced
 from streams.generator.stream import EventStream, Faults
-from streams.localworker import start_worker, stop_worker
-from tests.integration.support import metric_sum, own_broker_settings
+from streams.localworker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 
 HERE = Path(__file__).resolve().parent
 ORDERS_PER_EVENT_S = 5.0
 RECORDS_PER_ORDER = 3.85
 """Records the steady scenario sends per paid order (measured), to turn --rate into a pace."""
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -96,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     "sent": sent[0],
                     "consumed": metric_sum(port, "cxkpi_events_consumed"),
                     "lag": metric_sum(port, "cxkpi_consumer_lag_records"),
-                    "rss_mb": round(_rss_mb(worker.pid), 1),
+                    "rss_mb": round(proc_status_mb(worker.pid, "VmRSS"), 1),
                     "table_keys": metric_sum(port, "cxkpi_table_keys"),
                     "error_lines": sum(1 for line in log.read_text(errors="replace").splitlines() if "[ERROR]" in line),
                 }

@@ -1,15 +1,69 @@
-"""Run a KPI worker as a child process (the demo and the integration tests), and stop it."""
+"""Run a KPI worker as a child process (the demo, the integration tests, the benchmark), stop
+it, read its metrics; and the loopback ports and settings such a local run needs."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from streams.config import Settings, worker_env
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.config import Settings, load_settings, worker_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def own_broker_settings(data: Path, app_id: str, **env: str) -> Settings:
+    """A broker of one's own (clean topics) on free loopback ports, and a worker's web port."""
+    return load_settings(
+        {
+            "CXKPI_CACHE_DIR": str(REPO / ".cache"),
+            "CXKPI_KAFKA_PORT": str(free_port()),
+            "CXKPI_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "CXKPI_KAFKA_DATA_DIR": str(data),
+            "CXKPI_WEB_PORT": str(free_port()),
+            "CXKPI_APP_ID": app_id,
+        }
+        | env
+    )
+
+
+def metric_sum(port: int, family: str, **labels: str) -> float:
+    """Sum of a counter family's `_total` samples (or a gauge's samples) matching `labels`; 0 if absent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    fam = families.get(family)
+    if fam is None:
+        return 0.0
+    return sum(
+        s.value
+        for s in fam.samples
+        if (fam.type != "counter" or s.name.endswith("_total")) and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def proc_status_mb(pid: int, field: str) -> float:
+    """A memory field of /proc/<pid>/status (`VmRSS`, `VmHWM`) in MB; 0 if the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def start_worker(settings: Settings, log_path: Path, timeout_s: float = 90.0) -> subprocess.Popen[bytes]:

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from streams import localkafka
 from streams.config import Settings, load_settings
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from streams.localworker import REPO, free_port
 
 
 @pytest.fixture(scope="session")
