@@ -8,16 +8,20 @@ the internal `<app>-window-partials` topic, keyed by window. Stage two (`merge_w
 collects a window's partials from every input partition and publishes the final
 `kpi.windows` records.
 
-The engine works on the tables' in-memory dicts (the memory store keeps values as
-objects), so writes are coalesced per batch and a timer may close windows outside an
-event's context; Faust still recovers the dicts from the changelogs at start-up. Events
-are acked only after their batch was applied and its writes handed to the producer.
+The engine works on the tables' in-memory dicts (RocksDB: a write-back view of its
+partition's database), filled by Faust's recovery from the changelogs, so writes are coalesced
+per batch and a timer may close windows outside an event's context. The state records are
+versioned (`state_writes`): a batch whose writes a crash cut short is taken back on recovery.
+Events are acked only after their batch was applied and all its writes acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +29,7 @@ import faust
 import orjson
 from prometheus_client import generate_latest
 
+from streams import state_writes
 from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
 from streams.config import Settings
@@ -36,6 +41,8 @@ from streams.kpis.stage_two import StageTwo
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.state_store import PartitionStates
+from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
+from streams.versioned import latest
 from topics.contract import (
     CATEGORIES,
     GUARANTEE_STATUS,
@@ -86,10 +93,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)
     # one partition: a partition's partials and its progress markers must stay in order
     partials_topic = app.topic(window_partials_topic(settings).name, partitions=1, **raw)
-    orders = app.Table("order-state", default=None, partitions=partitions)
-    tickets = app.Table("ticket-state", default=None, partitions=partitions)
+    orders = app.Table(ORDER_STATE, default=None, partitions=partitions)
+    tickets = app.Table(TICKET_STATE, default=None, partitions=partitions)
     # open windows per input partition, and stage two's state (on the partials topic's one partition)
-    window_table = app.Table("window-state", default=None, partitions=partitions)
+    window_table = app.Table(WINDOW_STATE, default=None, partitions=partitions)
     merge_table = app.Table("merge-state", default=None, partitions=1)
     persistent = settings.store == "rocksdb"
     # memory store: the engine works on the table's own dict, shared by the worker's partitions
@@ -113,17 +120,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 ticket_states: Any = PartitionStates(lambda: tickets.data._db_for_partition(partition))  # type: ignore[attr-defined]
                 order_ids, ticket_ids = list(order_states), list(ticket_states)
             else:
-                order_states, ticket_states = order_dict, ticket_dict
                 order_ids = [k for k in order_dict if partition_of(k.encode(), partitions) == partition]
                 ticket_ids = [
                     k
                     for k, state in ticket_dict.items()
-                    if partition_of(PartitionEngine.ticket_routing_key(k, state).encode(), partitions) == partition
+                    if partition_of(PartitionEngine.ticket_routing_key(k, latest(state)).encode(), partitions)
+                    == partition
                 ]
+                order_states, ticket_states = order_dict, ticket_dict
             engine = engines[partition] = PartitionEngine(partition, order_states, ticket_states, config, m)
-            # state recovered from the changelogs: re-derive the engine's in-memory indexes
-            engine.rebuild(order_ids, ticket_ids)
+            # state recovered from the changelogs, as of the partition's last committed batch;
+            # then re-derive the engine's in-memory indexes
             restored = open_windows.restore(partition, engine.windows, recovered(window_table, partition))
+            order_ids, ticket_ids = state_writes.restore_states(engine, order_ids, ticket_ids)
+            engine.rebuild(order_ids, ticket_ids)
             if not persistent:  # the engine holds the live copy from now on
                 for key in restored:
                     window_table.data.data.pop(key, None)  # type: ignore[attr-defined]
@@ -180,22 +190,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for key, value in entries.items():
             await send(changelog, orjson.dumps(key), None if value is None else orjson.dumps(value), partition)
 
+    state_tables = {ORDER_STATE: orders, TICKET_STATE: tickets, WINDOW_STATE: window_table}
+    publishing = asyncio.Lock()
+
     async def publish(batch_engines: list[PartitionEngine]) -> None:
         """Send what the engines closed, then persist the state that says it was sent.
 
-        Outputs first, acknowledged; state second, acknowledged before the batch's offsets
-        can be committed. A crash in between replays the batch: stage two replaces a
-        re-sent partial and ignores one for a window it completed, so nothing counts twice,
-        and a window is never marked closed here before its partials reached stage two."""
-        touched = [await send_outputs(engine) for engine in batch_engines]
-        await delivered()
-        for engine, (touched_orders, touched_tickets) in zip(batch_engines, touched, strict=True):
-            await persist(engine, touched_orders, touched_tickets)
-        await delivered()
-        for engine in batch_engines:
-            for states in (engine.orders, engine.tickets):
-                if isinstance(states, PartitionStates):
-                    states.flush()  # RocksDB after the changelog: a crash in between replays, never loses
+        Outputs first, acknowledged; then the state, phase by phase (`state_writes`), each
+        acknowledged before the next and the last before the batch's offsets can be
+        committed. A crash anywhere replays the batch: stage two replaces a re-sent partial
+        and ignores one for a window it completed; recovery takes the state of a batch whose
+        commit marker did not land back to that batch's start, so the replay applies it
+        once; and a window is never marked closed here before its partials reached stage two."""
+        async with publishing:  # one batch's phases at a time: markers must land in batch order
+            touched = [await send_outputs(engine) for engine in batch_engines]
+            await delivered()
+            batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
+            for phase in state_writes.in_order(batch):
+                for partition, (table, key, value) in phase:
+                    await write_state(state_tables[table], {key: value}, partition)
+                await delivered()
+            for engine in batch_engines:
+                for states in (engine.orders, engine.tickets):
+                    if isinstance(states, PartitionStates):
+                        states.flush()  # RocksDB after the changelog: a crash in between replays, never loses
 
     async def send_outputs(engine: PartitionEngine) -> tuple[set[str], set[str]]:
         p = engine.partition
@@ -218,101 +236,134 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await send(partials_name, OVERDUE.encode(), body, 0)
         touched_orders, touched_tickets = engine.drain_touched()
         for order_id in touched_orders:
-            record = guarantee_status(order_id, engine.orders[order_id])
+            state = engine.current(engine.orders, order_id)  # None: taken back to before it existed
+            record = guarantee_status(order_id, state) if state is not None else None
             if record is not None:
                 await send(GUARANTEE_STATUS.name, order_id.encode(), orjson.dumps(record))
         return touched_orders, touched_tickets
 
-    async def persist(engine: PartitionEngine, touched_orders: set[str], touched_tickets: set[str]) -> None:
-        p = engine.partition
-        # the state: each changed key once, on its source partition, in as few requests as the
-        # producer's batch size allows (a crash mid-way is the at-least-once gap, docs/reliability.md)
-        await write_state(orders, {k: engine.orders[k] for k in touched_orders}, p)
-        await write_state(tickets, {k: engine.tickets[k] for k in touched_tickets}, p)
-        expired_orders, expired_tickets = engine.drain_expired()
-        await write_state(orders, dict.fromkeys(expired_orders), p)  # tombstones: recovery drops the key
-        await write_state(tickets, dict.fromkeys(expired_tickets), p)
-        await write_state(window_table, open_windows.changed_entries(p, engine.windows), p)
+    @contextlib.asynccontextmanager
+    async def fatal(agent: str) -> AsyncIterator[None]:
+        """An agent's error stops the worker (exit code != 0) instead of leaving it running
+        without the agent, or restarting the agent on half-applied state; the restart
+        recovers the committed state and replays from the last commit."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            app.log.exception("%s failed: stopping the worker, its restart replays from the last commit", agent)
+            await app.crash(exc)
+            raise
 
     @app.agent(source)
     async def kpi_events(stream: Any) -> Any:
+        async with fatal("kpi_events"):
+            await apply_batches(stream)
+
+    async def apply_batches(stream: Any) -> None:
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            touched: set[int] = set()
-            for event in batch:
-                msg = event.message
-                topic, partition = msg.topic, msg.partition
-                last_seen[(topic, partition)] = (msg.offset, time.monotonic())
-                decoded = decode_event(event.value, topic)
-                if isinstance(decoded, Reject):
-                    m.events.labels(topic, "rejected").inc()
-                    m.rejects.labels(decoded.reason).inc()
-                    body = _reject_record(decoded, topic, partition, msg.offset, msg.key, event.value)
-                    await send(REJECTS.name, msg.key, body)
-                    continue
-                engine = engine_for(partition)
-                outcome = engine.process(topic, decoded, msg.offset)
-                m.events.labels(topic, outcome).inc()
-                touched.add(partition)
-                if outcome == "rejected":
-                    m.rejects.labels(engine.last_reject.reason).inc()
-                    body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, event.value)
-                    await send(REJECTS.name, msg.key, body)
-                for parked_topic, parked, offset in engine.drain_rejected():
-                    late_reject = Reject("implausible_time", "event before its order's payment (was parked)")
-                    m.rejects.labels(late_reject.reason).inc()
-                    key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
-                    await send(
-                        REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value)
-                    )
-            await publish([engines[partition] for partition in sorted(touched)])
-            now = time.time()
-            for event in batch:
-                if event.message.timestamp:
-                    m.delay.observe(max(now - event.message.timestamp, 0.0))
+            try:
+                await apply_batch(batch)
+            except BaseException:
+                # cut short (a shutdown cancels the agent, or an error): `take_events` acks
+                # the batch anyway when it is closed, and a commit would then skip records
+                # whose state was never committed. A pinned message is never acked.
+                for event in batch:
+                    event.message.incref()
+                raise
+
+    async def apply_batch(batch: list[Any]) -> None:
+        touched: set[int] = set()
+        for event in batch:
+            msg = event.message
+            topic, partition = msg.topic, msg.partition
+            last_seen[(topic, partition)] = (msg.offset, time.monotonic())
+            decoded = decode_event(event.value, topic)
+            if isinstance(decoded, Reject):
+                m.events.labels(topic, "rejected").inc()
+                m.rejects.labels(decoded.reason).inc()
+                body = _reject_record(decoded, topic, partition, msg.offset, msg.key, event.value)
+                await send(REJECTS.name, msg.key, body)
+                continue
+            engine = engine_for(partition)
+            outcome = engine.process(topic, decoded, msg.offset)
+            m.events.labels(topic, outcome).inc()
+            touched.add(partition)
+            if outcome == "rejected":
+                m.rejects.labels(engine.last_reject.reason).inc()
+                body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, event.value)
+                await send(REJECTS.name, msg.key, body)
+            for parked_topic, parked, offset in engine.drain_rejected():
+                late_reject = Reject("implausible_time", "event before its order's payment (was parked)")
+                m.rejects.labels(late_reject.reason).inc()
+                key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
+                await send(REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value))
+        await publish([engines[partition] for partition in sorted(touched)])
+        now = time.time()
+        for event in batch:
+            if event.message.timestamp:
+                m.delay.observe(max(now - event.message.timestamp, 0.0))
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
+        async with fatal("merge_windows"):
+            await merge_partials(stream)
+
+    async def merge_partials(stream: Any) -> None:
         async for event in stream.events():
-            two, body = stage_two(), orjson.loads(event.value)
-            outputs: list[tuple[str, str, bytes]] = []
-            if event.key == OVERDUE.encode():
-                for backlog_alert in two.on_overdue(body["partition"], body["counts"], body["event_time"]):
-                    record = shipping_alert(backlog_alert)
-                    outputs.append((SHIPPING_ALERTS.name, backlog_alert.merchant_id, orjson.dumps(record)))
+            try:
+                await merge_one(event)
+            except BaseException:
+                event.message.incref()  # never acked: the restart reads it again (see apply_batches)
+                raise
+
+    async def merge_one(event: Any) -> None:
+        two, body = stage_two(), orjson.loads(event.value)
+        outputs: list[tuple[str, str, bytes]] = []
+        if event.key == OVERDUE.encode():
+            for backlog_alert in two.on_overdue(body["partition"], body["counts"], body["event_time"]):
+                record = shipping_alert(backlog_alert)
+                outputs.append((SHIPPING_ALERTS.name, backlog_alert.merchant_id, orjson.dumps(record)))
+        else:
+            size, start, settle, provisional = parse_key(event.key.decode())
+            if start is not None:
+                two.on_partials(body["partition"], (size, start, settle), body["partials"], provisional)
             else:
-                size, start, settle, provisional = parse_key(event.key.decode())
-                if start is not None:
-                    two.on_partials(body["partition"], (size, start, settle), body["partials"], provisional)
-                else:
-                    through = body["through"]
-                    records, burst_alerts = two.on_progress(body["partition"], size, settle, through, provisional)
-                    for record in records:
-                        outputs.append((KPI_WINDOWS.name, record_key(record), orjson.dumps(record)))
-                        if not provisional:
-                            m.windows_emitted.inc()
-                            m.final_window(record)
-                    for alert in burst_alerts:
-                        outputs.append((SHIPPING_ALERTS.name, alert.merchant_id, orjson.dumps(burst_alert(alert))))
-                        if alert.phase == "started":
-                            m.bursts.inc()
-                    m.bursting.set(len(two.bursts.active))
-            for topic, key, value in outputs:
-                await send(topic, key.encode(), value)
-            if outputs:  # outputs before the state that says they were sent (see publish)
-                await delivered()
-            await write_state(merge_table, two.drain_changes(), 0)
+                through = body["through"]
+                records, burst_alerts = two.on_progress(body["partition"], size, settle, through, provisional)
+                for record in records:
+                    outputs.append((KPI_WINDOWS.name, record_key(record), orjson.dumps(record)))
+                    if not provisional:
+                        m.windows_emitted.inc()
+                        m.final_window(record)
+                for alert in burst_alerts:
+                    outputs.append((SHIPPING_ALERTS.name, alert.merchant_id, orjson.dumps(burst_alert(alert))))
+                    if alert.phase == "started":
+                        m.bursts.inc()
+                m.bursting.set(len(two.bursts.active))
+        for topic, key, value in outputs:
+            await send(topic, key.encode(), value)
+        if outputs:  # outputs before the state that says they were sent (see publish)
+            await delivered()
+        await write_state(merge_table, two.drain_changes(), 0)
 
     async def next_offset(tp: Any) -> int | None:
         """Offset of the next record this worker will process on `tp` (None: not known yet).
 
-        Past the last record seen; before any, the consumer's position, which starts at the
-        group's committed offset: a restarted worker has nothing left to read on a topic
-        partition it had finished, and that partition must not hold the watermark back."""
+        Past the last record seen; before any, the group's committed offset (the log start
+        without one): a restarted worker has nothing left to read on a topic partition it
+        had finished, and that partition must not hold the watermark back. Not the
+        consumer's position: that runs ahead by what was fetched and not yet processed,
+        and a topic fetched in full but still queued would be declared idle too early."""
         seen = last_seen.get((tp.topic, tp.partition))
         if seen is not None:
             return seen[0] + 1
-        position = await app.consumer.position(tp)
-        return None if position is None or position < 0 else int(position)
+        committed = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # read at assignment
+        if committed is not None:
+            return int(committed)
+        start = (await app.consumer.earliest_offsets(tp)).get(tp)
+        return None if start is None or start < 0 else int(start)
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
@@ -404,12 +455,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             late = engine.windows.late_updates
             m.late_updates.inc(late - late_reported.get(partition, 0))
             late_reported[partition] = late
-        for name, table, states in (("order-state", orders, order_dict), ("ticket-state", tickets, ticket_dict)):
+        for name, table in ((ORDER_STATE, orders), (TICKET_STATE, tickets)):
             if persistent:  # RocksDB's own estimate: counting would read the whole database
                 dbs = table.data._dbs.values()  # type: ignore[attr-defined]
                 m.table_keys.labels(name).set(sum(db.property_int_value("rocksdb.estimate-num-keys") for db in dbs))
             else:
-                m.table_keys.labels(name).set(len(states))
+                m.table_keys.labels(name).set(len(order_dict if name == ORDER_STATE else ticket_dict))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -437,7 +488,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 return web.bytes(body, content_type=resp.content_type, status=resp.status)
         if not tables_ready():
             return web.json({"error": "recovering state, retry shortly", "order_id": order_id}, status=503)
-        state = engine_for(partition_of(order_id.encode(), partitions)).orders.get(order_id)
+        engine = engine_for(partition_of(order_id.encode(), partitions))
+        state = engine.current(engine.orders, order_id)
         record = guarantee_status(order_id, state) if state else None
         if record is None:
             return web.json({"error": "unknown order", "order_id": order_id}, status=404)

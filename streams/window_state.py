@@ -3,6 +3,10 @@
 One entry per open window group and one for the partition's progress (watermark inputs,
 closed and provisional horizons, late count), all prefixed with the input partition: the
 worker's table holds every partition it owns in one mapping.
+
+Group entries are versioned records (`streams.versioned`), the progress is the partition's
+commit marker; `streams.state_writes` decides the order they are written in. A group
+behind the restored progress was closed and its partial sent: it is dropped at restore.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from streams.versioned import resolve
 from streams.windows import PartitionWindows
 
 PROGRESS = "progress"
@@ -19,20 +24,23 @@ def _prefix(partition: int) -> str:
     return f"{partition}|"
 
 
-def changed_entries(partition: int, windows: PartitionWindows) -> dict[str, Any]:
-    """Entries to write after a batch: changed groups (None: closed) and the progress."""
+def group_entries(partition: int, windows: PartitionWindows) -> dict[str, tuple[Any, Any]]:
+    """Groups changed since the last call: key -> (vectors or None: closed, vectors before)."""
     prefix = _prefix(partition)
-    entries: dict[str, Any] = {
-        f"{prefix}{size}|{start}|{settle}": vectors
-        for (size, start, settle), vectors in windows.drain_changed().items()
+    return {
+        f"{prefix}{size}|{start}|{settle}": change for (size, start, settle), change in windows.drain_changed().items()
     }
-    entries[prefix + PROGRESS] = windows.progress()
-    return entries
+
+
+def progress_entry(partition: int, windows: PartitionWindows) -> tuple[str, dict[str, Any]]:
+    """The partition's progress: its windows' state but the groups, and the batch marker."""
+    return _prefix(partition) + PROGRESS, windows.progress()
 
 
 def restore(partition: int, windows: PartitionWindows, entries: Iterable[tuple[str, Any]]) -> list[str]:
-    """Load this partition's entries into `windows`; returns the keys that were its."""
-    prefix, progress, groups, keys = _prefix(partition), None, [], []
+    """Load this partition's entries into `windows`, as of its last committed batch (see
+    `streams.versioned`); returns the keys that were its."""
+    prefix, progress, stored, keys = _prefix(partition), None, [], []
     for key, value in entries:
         if not key.startswith(prefix) or value is None:
             continue
@@ -42,6 +50,13 @@ def restore(partition: int, windows: PartitionWindows, entries: Iterable[tuple[s
             progress = value
         else:
             size, start, settle = map(int, rest.split("|"))
-            groups.append(((size, start, settle), value))
-    windows.restore(progress, groups)
+            stored.append(((size, start, settle), value))
+    committed = progress.get("batch", 0) if progress else 0
+    groups, rolled_back = [], []
+    for group, value in stored:
+        vectors, taken_back = resolve(value, committed)
+        groups.append((group, vectors))
+        if taken_back:
+            rolled_back.append(group)
+    windows.restore(progress, groups, rolled_back)
     return keys

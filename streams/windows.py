@@ -53,6 +53,10 @@ class PartitionWindows:
     late_updates: int = 0
     changed: set[GroupKey] = field(default_factory=set)
     """Open groups added to, or closed, since the shell last persisted them (`drain_changed`)."""
+    before: dict[GroupKey, dict[str, Vector] | None] = field(default_factory=dict)
+    """Each changed group as it was before its first addition since the last drain (None: new)."""
+    batch: int = 0
+    """Number of the last batch whose state was persisted (the shell's commit marker)."""
 
     def watermark(self) -> int | None:
         if not self.topic_max or any(t not in self.topic_max and t not in self.idle for t in self.expected_topics):
@@ -90,8 +94,12 @@ class PartitionWindows:
             if closed is not None and start + size <= closed:
                 self.late_updates += 1
                 continue
-            group = self.open.setdefault((size, start, settle_ms), {})
-            self.changed.add((size, start, settle_ms))
+            key_group = (size, start, settle_ms)
+            if key_group not in self.before:
+                current = self.open.get(key_group)
+                self.before[key_group] = None if current is None else {k: list(v) for k, v in current.items()}
+            group = self.open.setdefault(key_group, {})
+            self.changed.add(key_group)
             vector = group.get(key)
             if vector is None:
                 vector = group[key] = [0.0] * width
@@ -150,10 +158,12 @@ class PartitionWindows:
                 self.provisional_through[(size, settle)] = through
 
     # -- durability: the shell persists these in a changelogged table ---------------------
-    def drain_changed(self) -> dict[GroupKey, dict[str, Vector] | None]:
-        """Each group changed since the last drain: its vectors, or None once it closed."""
-        changed = {group: self.open.get(group) for group in self.changed}
+    def drain_changed(self) -> dict[GroupKey, tuple[dict[str, Vector] | None, dict[str, Vector] | None]]:
+        """Each group changed since the last drain: (its vectors, or None once it closed;
+        the vectors it had before the first change since the last drain, or None)."""
+        changed = {group: (self.open.get(group), self.before.get(group)) for group in self.changed}
         self.changed.clear()
+        self.before.clear()
         return changed
 
     def progress(self) -> dict[str, Any]:
@@ -164,16 +174,35 @@ class PartitionWindows:
             "closed_through": [[size, settle, t] for (size, settle), t in self.closed_through.items()],
             "provisional_through": [[size, settle, t] for (size, settle), t in self.provisional_through.items()],
             "late_updates": self.late_updates,
+            "batch": self.batch,
         }
 
-    def restore(self, progress: dict[str, Any] | None, groups: Iterable[tuple[GroupKey, dict[str, Vector]]]) -> None:
-        """Take back a persisted state (after a restart or a rebalance), replacing this one's."""
-        self.open = {group: vectors for group, vectors in groups}
+    def restore(
+        self,
+        progress: dict[str, Any] | None,
+        groups: Iterable[tuple[GroupKey, dict[str, Vector] | None]],
+        rolled_back: Iterable[GroupKey] = (),
+    ) -> None:
+        """Take back a persisted state (after a restart or a rebalance), replacing this one's.
+
+        `rolled_back` groups were taken back to their value before a batch that did not
+        finish persisting: they are marked changed, so the next batch writes them again.
+        A group behind its horizon was closed and its partial sent; only its deletion was
+        lost in a crash. It is dropped: re-sent later, it would replace the complete partial."""
         self.changed.clear()
-        if progress is None:
-            return
-        self.topic_max = dict(progress["topic_max"])
-        self.idle = set(progress["idle"])
-        self.closed_through = {(size, settle): t for size, settle, t in progress["closed_through"]}
-        self.provisional_through = {(size, settle): t for size, settle, t in progress["provisional_through"]}
-        self.late_updates = progress["late_updates"]
+        self.before.clear()
+        if progress is not None:
+            self.topic_max = dict(progress["topic_max"])
+            self.idle = set(progress["idle"])
+            self.closed_through = {(size, settle): t for size, settle, t in progress["closed_through"]}
+            self.provisional_through = {(size, settle): t for size, settle, t in progress["provisional_through"]}
+            self.late_updates = progress["late_updates"]
+            self.batch = progress.get("batch", 0)
+        self.open = {}
+        for (size, start, settle), vectors in groups:
+            closed = self.closed_through.get((size, settle))
+            if vectors is not None and (closed is None or start + size > closed):
+                self.open[(size, start, settle)] = vectors
+        for group in rolled_back:
+            self.changed.add(group)
+            self.before[group] = self.open.get(group)

@@ -12,10 +12,13 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from streams.kpis import areas
 from streams.kpis.bursts import BURST_WINDOW_MS, merchant_key
 from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
+from streams.versioned import resolve
 from streams.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
 from topics.validation import Reject
@@ -64,6 +67,11 @@ class PartitionEngine:
         self.rejected_parked: list[tuple[str, Event, int]] = []
         self.touched_orders: set[str] = set()
         self.touched_tickets: set[str] = set()
+        self.before_orders: dict[str, bytes | None] = {}
+        self.before_tickets: dict[str, bytes | None] = {}
+        """Each touched state as it was before its first change since the last drain (JSON;
+        None: it did not exist). Written with the new value, so that a crash in the middle
+        of a batch's writes can be taken back to the batch's start (`streams.state_writes`)."""
         self.expired_orders: set[str] = set()
         self.expired_tickets: set[str] = set()
         self.expiry: list[tuple[int, bool, str]] = []
@@ -117,17 +125,17 @@ class PartitionEngine:
     # -- orders -----------------------------------------------------------------------
     def _order_event(self, topic: str, event: Event, offset: int) -> str:
         order_id = event["order_id"]
-        state = self.orders.get(order_id)
+        state = self.current(self.orders, order_id)
         if state is not None and event["event_id"] in state["seen"]:
             return "duplicate"
         if state is not None and "paid" in state and event["event_time"] < state["paid"]:
             self.last_reject = Reject("implausible_time", "event before its order's payment")
             return "rejected"
+        self._touch_order(order_id)
         if state is None:
             state = self.orders[order_id] = self._new_state(order_id, True, event["event_time"])
         state["seen"].append(event["event_id"])
         state["t"] = max(state["t"], event["event_time"])
-        self.touched_orders.add(order_id)
         if event["event_type"] == "order.paid":
             if "paid" in state:
                 return "duplicate"  # a second payment record under another event id
@@ -256,11 +264,11 @@ class PartitionEngine:
         wm = self.windows.watermark()
         while self.due and wm is not None and self.due[0][0] < wm:
             _, order_id = heapq.heappop(self.due)
-            state = self.orders.get(order_id)
+            state = self.current(self.orders, order_id)
             if state is None or state.get("shipped") is not None or state.get("closed") is not None:
                 continue
+            self._touch_order(order_id)
             state["overdue"] = True
-            self.touched_orders.add(order_id)
             self._count_overdue(state, +1, wm)
 
     def _clear_overdue(self, state: State) -> None:
@@ -281,16 +289,18 @@ class PartitionEngine:
     # -- tickets ----------------------------------------------------------------------
     def _ticket(self, e: Event) -> str:
         ticket_id = e["ticket_id"]
-        state = self.tickets.get(ticket_id)
+        state = self.current(self.tickets, ticket_id)
+        if state is not None and e["event_id"] in state["seen"]:
+            return "duplicate"
+        if ticket_id not in self.before_tickets:
+            self.before_tickets[ticket_id] = None if state is None else orjson.dumps(state)
+        self.touched_tickets.add(ticket_id)
         if state is None:
             state = self.tickets[ticket_id] = self._new_state(ticket_id, False, e["event_time"])
             if e.get("order_id") is not None:
                 state["o"] = e["order_id"]  # its Kafka key, hence its partition (see `ticket_routing_key`)
-        if e["event_id"] in state["seen"]:
-            return "duplicate"
         state["seen"].append(e["event_id"])
         state["t"] = max(state["t"], e["event_time"])
-        self.touched_tickets.add(ticket_id)
         if e["event_type"] == "ticket.opened":
             state["opened"] = e["event_time"]
             state["handler"] = e["handled_by"]
@@ -308,6 +318,8 @@ class PartitionEngine:
 
     def _order_ticket(self, order_id: str, reason: str, t: int) -> None:
         """Attribute a help request to its order's payment cohort, or wait for the payment."""
+        self.current(self.orders, order_id)
+        self._touch_order(order_id)
         order = self.orders.get(order_id)
         if order is None:
             order = self.orders[order_id] = self._new_state(order_id, True, t)
@@ -316,7 +328,6 @@ class PartitionEngine:
             areas.on_order_ticket(self.ctx, order, reason)
         else:
             order.setdefault("tickets_waiting", []).append(reason)
-        self.touched_orders.add(order_id)
 
     def _ticket_followup(self, state: State, e: Event) -> None:
         if e["event_type"] == "ticket.first_response":
@@ -325,6 +336,33 @@ class PartitionEngine:
                 areas.on_first_response(self.ctx, e, state["opened"])
         else:
             areas.on_ticket_resolved(self.ctx, e, state.get("handler"))
+
+    def current(self, states: MutableMapping[str, State], key: str) -> State | None:
+        """A state, resolved if it is still a versioned record as recovery read it.
+
+        The memory store shares one dict per table between the worker's partitions, and a
+        rebalance's recovery can write records into it under a live engine (`state_writes`)."""
+        state = states.get(key)
+        if state is not None and "seen" not in state:
+            state, _ = resolve(state, self.windows.batch)
+            if state is None:
+                del states[key]
+            else:
+                states[key] = state
+        return state
+
+    def _touch_order(self, order_id: str) -> None:
+        """Call before changing an order's state: remembers it as it was, marks it for writing."""
+        if order_id not in self.before_orders:
+            state = self.orders.get(order_id)
+            self.before_orders[order_id] = None if state is None else orjson.dumps(state)
+        self.touched_orders.add(order_id)
+
+    def drain_before(self) -> tuple[dict[str, bytes | None], dict[str, bytes | None]]:
+        """The `before` snapshots of the states drained with `drain_touched`."""
+        orders, tickets = self.before_orders, self.before_tickets
+        self.before_orders, self.before_tickets = {}, {}
+        return orders, tickets
 
     def drain_touched(self) -> tuple[set[str], set[str]]:
         orders, tickets = self.touched_orders, self.touched_tickets
@@ -358,7 +396,7 @@ class PartitionEngine:
         while self.expiry and wm is not None and self.expiry[0][0] < wm:
             _, is_order, key = heapq.heappop(self.expiry)
             table = self.orders if is_order else self.tickets
-            state = table.get(key)
+            state = self.current(table, key)
             if state is None:
                 continue
             due = self._expires_at(state)

@@ -7,36 +7,25 @@ from typing import Any
 
 import orjson
 
-from streams import window_state
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
-from streams.kpis.engine import PartitionEngine
 from streams.kpis.pipeline import LocalPipeline
 from streams.kpis.stage_two import StageTwo
-
-
-def _persist(table: dict[str, Any], entries: dict[str, Any]) -> None:
-    """What the changelog and recovery do: JSON bytes in, JSON out; None deletes."""
-    for key, value in entries.items():
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = orjson.loads(orjson.dumps(value))
-
+from streams.state_writes import WINDOW_STATE
+from tests.kpis.restart_support import Records, Tables, batch, empty_tables, land, recovered
 
 CHUNK = 400
 
 
-def _feed(pipeline: LocalPipeline, records: list[tuple[str, bytes, bytes]], tables: dict[str, Any]) -> None:
-    """Batches as the worker takes them; a topic not seen yet on a partition is idle there
-    (as the worker decides for an empty topic), so windows close before the first refund."""
+def _feed(pipeline: LocalPipeline, records: Records, tables: Tables, stage_two: dict[str, Any]) -> None:
+    """Batches as the worker takes them, each persisted as the worker persists it."""
     for i in range(0, len(records), CHUNK):
-        pipeline.feed(records[i : i + CHUNK])
-        for engine in pipeline.engines:
-            for topic in set(engine.windows.expected_topics) - set(engine.windows.topic_max):
-                engine.windows.set_idle(topic)
-            _persist(tables["windows"], window_state.changed_entries(engine.partition, engine.windows))
-        _persist(tables["stage_two"], pipeline.stage_two.drain_changes())
+        land(tables, batch(pipeline, records[i : i + CHUNK]))
+        for key, value in pipeline.stage_two.drain_changes().items():
+            if value is None:
+                stage_two.pop(key, None)
+            else:
+                stage_two[key] = orjson.loads(orjson.dumps(value))
 
 
 def test_restored_state_gives_the_same_windows_alerts_and_bursts() -> None:
@@ -50,27 +39,20 @@ def test_restored_state_gives_the_same_windows_alerts_and_bursts() -> None:
     )
     cut -= cut % CHUNK
     original = LocalPipeline(partitions=4)
-    _feed(original, records, {"windows": {}, "stage_two": {}})
+    _feed(original, records, empty_tables(), {})
     original.finish()
 
-    tables: dict[str, Any] = {"windows": {}, "stage_two": {}}
+    tables, stage_two = empty_tables(), {}
     first = LocalPipeline(partitions=4)
-    _feed(first, records[:cut], tables)
-    assert tables["windows"] and "bursts" in tables["stage_two"]
-    assert any(k.startswith("final|t|") for k in tables["stage_two"])
-    # a new process: order and ticket state come back from their changelogs (kept here),
-    # the rest only from the persisted entries
+    _feed(first, records[:cut], tables, stage_two)
+    assert tables[WINDOW_STATE] and "bursts" in stage_two
+    assert any(k.startswith("final|t|") for k in stage_two)
+    # a new process: every state comes back from the persisted entries only
     second = LocalPipeline(partitions=4)
-    for p, old in enumerate(first.engines):
-        orders = orjson.loads(orjson.dumps(old.orders))
-        tickets = orjson.loads(orjson.dumps(old.tickets))
-        engine = PartitionEngine(p, orders, tickets, old.config)
-        engine.rebuild(list(orders), list(tickets))
-        window_state.restore(p, engine.windows, tables["windows"].items())
-        second.engines[p] = engine
-    second.stage_two = StageTwo.restore(4, tables["stage_two"].items())
+    second.engines = recovered(tables, first.config, 4)
+    second.stage_two = StageTwo.restore(4, stage_two.items())
     # at-least-once: the last batch before the cut is delivered again
-    _feed(second, records[cut - CHUNK :], {"windows": {}, "stage_two": {}})
+    _feed(second, records[cut - CHUNK :], empty_tables(), {})
     second.finish()
 
     assert second.outcomes.get("duplicate", 0) >= CHUNK
