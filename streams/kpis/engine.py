@@ -292,9 +292,7 @@ class PartitionEngine:
         state = self.current(self.tickets, ticket_id)
         if state is not None and e["event_id"] in state["seen"]:
             return "duplicate"
-        if ticket_id not in self.before_tickets:
-            self.before_tickets[ticket_id] = None if state is None else orjson.dumps(state)
-        self.touched_tickets.add(ticket_id)
+        self._touch(self.tickets, self.before_tickets, self.touched_tickets, ticket_id)
         if state is None:
             state = self.tickets[ticket_id] = self._new_state(ticket_id, False, e["event_time"])
             if e.get("order_id") is not None:
@@ -318,9 +316,8 @@ class PartitionEngine:
 
     def _order_ticket(self, order_id: str, reason: str, t: int) -> None:
         """Attribute a help request to its order's payment cohort, or wait for the payment."""
-        self.current(self.orders, order_id)
+        order = self.current(self.orders, order_id)
         self._touch_order(order_id)
-        order = self.orders.get(order_id)
         if order is None:
             order = self.orders[order_id] = self._new_state(order_id, True, t)
         order["t"] = max(order["t"], t)
@@ -352,11 +349,17 @@ class PartitionEngine:
         return state
 
     def _touch_order(self, order_id: str) -> None:
-        """Call before changing an order's state: remembers it as it was, marks it for writing."""
-        if order_id not in self.before_orders:
-            state = self.orders.get(order_id)
-            self.before_orders[order_id] = None if state is None else orjson.dumps(state)
-        self.touched_orders.add(order_id)
+        self._touch(self.orders, self.before_orders, self.touched_orders, order_id)
+
+    @staticmethod
+    def _touch(
+        states: MutableMapping[str, State], before: dict[str, bytes | None], touched: set[str], key: str
+    ) -> None:
+        """Call before changing a state: remembers it as it was, marks it for writing."""
+        if key not in before:
+            state = states.get(key)
+            before[key] = None if state is None else orjson.dumps(state)
+        touched.add(key)
 
     def drain_before(self) -> tuple[dict[str, bytes | None], dict[str, bytes | None]]:
         """The `before` snapshots of the states drained with `drain_touched`."""
