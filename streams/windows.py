@@ -37,6 +37,11 @@ class ClosedWindow:
         return (self.size_ms, self.start_ms, self.settle_ms)
 
 
+def _copy(vectors: dict[str, Vector] | None) -> dict[str, Vector] | None:
+    """A group's `before` value must be a copy: `add` changes the open vectors in place."""
+    return None if vectors is None else {key: list(vector) for key, vector in vectors.items()}
+
+
 @dataclass
 class PartitionWindows:
     sizes_ms: tuple[int, ...]
@@ -96,8 +101,7 @@ class PartitionWindows:
                 continue
             key_group = (size, start, settle_ms)
             if key_group not in self.before:
-                current = self.open.get(key_group)
-                self.before[key_group] = None if current is None else {k: list(v) for k, v in current.items()}
+                self.before[key_group] = _copy(self.open.get(key_group))
             group = self.open.setdefault(key_group, {})
             self.changed.add(key_group)
             vector = group.get(key)
@@ -153,8 +157,7 @@ class PartitionWindows:
                 for group in sorted(
                     g for g in self.open if g[0] == size and g[2] == settle and last < g[1] + size <= through
                 ):
-                    snapshot = {key: list(vector) for key, vector in self.open[group].items()}
-                    yield ClosedWindow(size, group[1], settle, snapshot)
+                    yield ClosedWindow(size, group[1], settle, _copy(self.open[group]) or {})
                 self.provisional_through[(size, settle)] = through
 
     # -- durability: the shell persists these in a changelogged table ---------------------
@@ -205,4 +208,4 @@ class PartitionWindows:
                 self.open[(size, start, settle)] = vectors
         for group in rolled_back:
             self.changed.add(group)
-            self.before[group] = self.open.get(group)
+            self.before[group] = _copy(self.open.get(group))

@@ -112,3 +112,29 @@ def test_a_second_crash_after_a_taken_back_batch_changes_nothing(crash: dict[str
     by_key = {record_key(r): r for r in run.windows + second.windows + third.windows}
     assert list(differing(by_key, {record_key(r): r for r in windows}).values()) == []
     assert run.burst_alerts + second.burst_alerts + third.burst_alerts == bursts
+
+
+def test_a_second_crash_inside_the_replayed_batch_changes_nothing(crash: dict[str, Any]) -> None:
+    """The replayed batch is cut too, before its marker: the records it wrote for keys the
+    first crash took back must still hold their value from before it, not its own."""
+    cuts = _cuts(crash["writes"])
+    tables = copy.deepcopy(crash["tables"])
+    land(tables, crash["writes"][: cuts[len(cuts) // 2]])
+    run: LocalPipeline = crash["run"]
+    second = LocalPipeline(partitions=PARTITIONS)
+    second.engines = recovered(tables, run.config, PARTITIONS)
+    second.stage_two = copy.deepcopy(run.stage_two)
+    writes = batch(second, crash["replay"][0])
+    markers = [i for i, (_, (table, key, _)) in enumerate(writes) if key.endswith("|progress")]
+    land(tables, writes[: markers[0]])  # every versioned record, no marker
+    third = LocalPipeline(partitions=PARTITIONS)
+    third.engines = recovered(tables, run.config, PARTITIONS)
+    third.stage_two = second.stage_two
+    for chunk in crash["replay"]:  # the same offsets again
+        batch(third, chunk)
+    third.finish()
+
+    windows, bursts, _ = crash["reference"]
+    by_key = {record_key(r): r for r in run.windows + second.windows + third.windows}
+    assert list(differing(by_key, {record_key(r): r for r in windows}).values()) == []
+    assert run.burst_alerts + second.burst_alerts + third.burst_alerts == bursts
