@@ -191,7 +191,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await send(changelog, orjson.dumps(key), None if value is None else orjson.dumps(value), partition)
 
     state_tables = {ORDER_STATE: orders, TICKET_STATE: tickets, WINDOW_STATE: window_table}
-    publishing = asyncio.Lock()
+    engines_busy = asyncio.Lock()
+    """Held by whatever changes the engines and publishes, for the whole of it: a batch (which
+    awaits sends mid-way) and the idle timer. A publish between a batch's events would commit
+    half of it: an event in an order's record, its window update not, and the replay would
+    skip the event as a duplicate. It also keeps the batches' markers in order."""
 
     async def publish(batch_engines: list[PartitionEngine]) -> None:
         """Send what the engines closed, then persist the state that says it was sent.
@@ -201,19 +205,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         committed. A crash anywhere replays the batch: stage two replaces a re-sent partial
         and ignores one for a window it completed; recovery takes the state of a batch whose
         commit marker did not land back to that batch's start, so the replay applies it
-        once; and a window is never marked closed here before its partials reached stage two."""
-        async with publishing:  # one batch's phases at a time: markers must land in batch order
-            touched = [await send_outputs(engine) for engine in batch_engines]
+        once; and a window is never marked closed here before its partials reached stage two.
+
+        The caller holds `engines_busy`: nothing changes the engines until this returns, so the
+        records serialized at send time are the batch's."""
+        assert engines_busy.locked(), "publish without engines_busy"
+        touched = [await send_outputs(engine) for engine in batch_engines]
+        await delivered()
+        batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
+        for phase in state_writes.in_order(batch):
+            for partition, (table, key, value) in phase:
+                await write_state(state_tables[table], {key: value}, partition)
             await delivered()
-            batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
-            for phase in state_writes.in_order(batch):
-                for partition, (table, key, value) in phase:
-                    await write_state(state_tables[table], {key: value}, partition)
-                await delivered()
-            for engine in batch_engines:
-                for states in (engine.orders, engine.tickets):
-                    if isinstance(states, PartitionStates):
-                        states.flush()  # RocksDB after the changelog: a crash in between replays, never loses
+        for engine in batch_engines:
+            for states in (engine.orders, engine.tickets):
+                if isinstance(states, PartitionStates):
+                    states.flush()  # RocksDB after the changelog: a crash in between replays, never loses
 
     async def send_outputs(engine: PartitionEngine) -> tuple[set[str], set[str]]:
         p = engine.partition
@@ -264,7 +271,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def apply_batches(stream: Any) -> None:
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             try:
-                await apply_batch(batch)
+                async with engines_busy:
+                    await apply_batch(batch)
             except BaseException:
                 # cut short (a shutdown cancels the agent, or an error): `take_events` acks
                 # the batch anyway when it is closed, and a commit would then skip records
@@ -388,9 +396,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for tp in quiet:
             end, position = ends.get(tp), await next_offset(tp)
             if end is not None and position is not None and position >= end:
-                engine = engine_for(tp.partition)
-                engine.windows.set_idle(tp.topic)
-                await publish([engine])
+                async with engines_busy:
+                    engine = engine_for(tp.partition)
+                    engine.windows.set_idle(tp.topic)
+                    await publish([engine])
 
     lag_series: set[tuple[str, str]] = set()
 
@@ -409,6 +418,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             late_reported.pop(partition, None)
             for key in [k for k in sent_through if k[0] == partition]:
                 del sent_through[key]
+        for tp_key in [k for k in last_seen if k[1] not in owned]:  # if it comes back, from the group's commit
+            del last_seen[tp_key]
         if not any(tp.topic == partials_topic.get_topic_name() for tp in assigned):
             stage.clear()  # rebuilt from merge-state if the partials partition comes back
 
