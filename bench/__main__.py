@@ -1,8 +1,11 @@
-"""`python -m bench`: cxkpi against the consumption limit and textbook Faust, on the same data.
+"""`python -m bench`: cxkpi against the consumption limit, textbook Faust and Quix Streams, on the same data.
 
 See bench/README.md. Each contender reads the preloaded topics from the start; rates are
 measured from its first consumed event to its last (start-up excluded), peak RSS from the
 process (`limit` and `core` run inside this one, so theirs include the data set in memory).
+The contenders that compute the common subset (`bench/subset.py`) must agree with the core
+on it, or no speed is reported. Then two cxkpi workers against one, and one worker's
+event-to-metric delay when fed live at half its measured rate.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,17 +28,40 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench import subset
+from bench.subset import Subset
 from streams import localkafka
 from streams.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import scenario
-from streams.generator.sinks import KafkaSink
-from streams.generator.stream import EventStream, OutRecord
+from streams.generator.sinks import KafkaSink, paced
+from streams.generator.stream import EventStream, Faults, OutRecord
+from streams.kpis.engine import EngineConfig
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import free_port, metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
-from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS
+from streams.localworker import (
+    free_port,
+    metric_family,
+    metric_sum,
+    own_broker_settings,
+    proc_status_mb,
+    start_worker,
+    stop_worker,
+)
+from streams.topic_reader import read_to_end
+from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS, KPI_WINDOWS
 
 HERE = Path(__file__).resolve().parent
+ORDERS_PER_EVENT_S = 5.0
+RECORDS_PER_ORDER = 3.85
+"""Records the steady scenario sends per paid order (measured), to turn a rate into a pace."""
+CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker")
+ENGINE_CONFIG = EngineConfig(window_sizes_ms=(60_000,), detailed_window_ms=(60_000,))
+"""1-minute windows broken down by dimension (CXKPI_WINDOW_SIZES=60): the common subset's windows."""
+SETTLE_S = 10.0
+OK = {"differing": [], "coverage": 1.0}
+"""What a contender that computes no subset (the limit, textbook Faust) counts as."""
+DEFAULT_MAX_RATE = 2885.0
+"""One worker's events/s (README), for --only cxkpi_delay without cxkpi_worker."""
 TIMEOUT_S = 900.0
 STALL_S = 90.0
 
@@ -53,14 +80,15 @@ def _scrape_total(port: int, family: str) -> float:
         return -1.0
 
 
-def _time_by_counter(read: Callable[[], float], total: int, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+def _time_by_counter(read: Callable[[], float], total: int, *procs: subprocess.Popen[bytes]) -> dict[str, Any]:
     """Rate from the first consumed event to the last, polling a counter every 0.2 s."""
     deadline = time.monotonic() + TIMEOUT_S
     first: tuple[float, float] | None = None
     n, progress = 0.0, (time.monotonic(), 0.0)
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the contender exited with code {proc.returncode}")
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the contender exited with code {proc.returncode}")
         n = read()
         now = time.monotonic()
         if n > 0 and first is None:
@@ -103,13 +131,15 @@ async def _limit(bootstrap: str, total: int) -> dict[str, Any]:
     }
 
 
-def _core(records: list[OutRecord]) -> dict[str, Any]:
+def _core(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
+    """The core in process; its windows are the reference the others are checked against."""
     start = time.monotonic()
-    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS)
+    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS, config=ENGINE_CONFIG)
     pipeline.feed((r.topic, r.key, r.value) for r in records)
     pipeline.finish()
     elapsed = time.monotonic() - start
     n = len(records)
+    reference.update(subset.from_kpi_windows(pipeline.windows))
     return {
         "events": n,
         "seconds": round(elapsed, 2),
@@ -135,12 +165,124 @@ def _textbook(settings: Settings, total: int, log: Path) -> dict[str, Any]:
         proc.wait(30)
 
 
-def _worker(settings: Settings, total: int, log: Path) -> dict[str, Any]:
+def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
     proc = start_worker(settings, log)
     try:
         result = _time_by_counter(lambda: _scrape_total(settings.web_port, "cxkpi_events_consumed"), total, proc)
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+        time.sleep(SETTLE_S)  # the last windows close once the topics are seen idle
+        windows = (orjson.loads(m.value) for m in read_to_end(settings.bootstrap, KPI_WINDOWS.name) if m.value)
+        result["subset_check"] = subset.check(subset.from_kpi_windows(windows), reference)
         return result
+    finally:
+        stop_worker(proc)
+
+
+def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
+    port, out_topic = free_port(), "bench.quix-subset"
+    state = log.parent / "quix-state"
+    command = [sys.executable, "-m", "bench.quix_subset", settings.bootstrap, str(port), str(state), out_topic]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        result = _time_by_counter(lambda: _scrape_total(port, "bench_events_consumed"), total, proc)
+        result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+        time.sleep(SETTLE_S)  # the repartitioned windows behind the last input records
+        windows = (orjson.loads(m.value) for m in read_to_end(settings.bootstrap, out_topic) if m.value)
+        result["subset_check"] = subset.check(subset.from_quix(windows), reference)
+        return result
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def live_records(rate: float, seed: int, max_events: int, faults: Faults | None = None) -> Iterator[OutRecord]:
+    """The `steady` scenario paced to about `rate` records per wall-clock second (the soak uses it too)."""
+    stream = EventStream(
+        scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=max_events, faults=faults or Faults()
+    )
+    return paced(stream, rate / (ORDERS_PER_EVENT_S * RECORDS_PER_ORDER))
+
+
+def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
+    """Two worker processes in one group (a fresh one: own offsets and changelogs), two
+    input partitions each; the rate of both together."""
+    first = replace(settings, app_id=f"{settings.app_id}-two", web_port=free_port())
+    second = replace(first, web_port=free_port())
+    procs = [start_worker(first, log), start_worker(second, log)]
+    try:
+
+        def both() -> float:
+            counts = [_scrape_total(s.web_port, "cxkpi_events_consumed") for s in (first, second)]
+            return sum(max(c, 0.0) for c in counts)
+
+        result = _time_by_counter(both, total, *procs)
+        result["peak_rss_mb"] = max(_peak_rss_mb(p.pid) for p in procs)
+        return result
+    finally:
+        for proc in procs:
+            stop_worker(proc)
+
+
+def _delay_quantiles(buckets: dict[float, float], qs: tuple[float, ...]) -> dict[str, float | None]:
+    """Quantiles from cumulative histogram buckets (upper bound -> count), linear within a bucket
+    as Prometheus' histogram_quantile does; None past the largest finite bucket."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0.0
+    out: dict[str, float | None] = {}
+    for q in qs:
+        rank, lower, below, value = q * total, 0.0, 0.0, None
+        for bound in bounds:
+            if buckets[bound] >= rank and total > 0:
+                if bound != float("inf"):
+                    width = buckets[bound] - below
+                    value = lower + (bound - lower) * ((rank - below) / width if width else 1.0)
+                break
+            lower, below = bound, buckets[bound]
+        out[f"p{round(q * 100)}"] = None if value is None else round(value, 3)
+    return out
+
+
+def _delay_buckets(port: int) -> dict[float, float]:
+    """The worker's event-to-metric delay histogram: cumulative count per upper bound."""
+    family = metric_family(port, "cxkpi_event_to_metric_delay_seconds")
+    samples = family.samples if family is not None else []
+    return {float(s.labels["le"]): s.value for s in samples if s.name.endswith("_bucket")}
+
+
+def _delay_at(settings: Settings, backlog: int, rate: float, seconds: float, log: Path) -> dict[str, Any]:
+    """Event-to-metric delay of one worker fed live at `rate` events/s for `seconds`.
+
+    A fresh group first drains the preloaded backlog; the delay histogram's counts from
+    then on are the live phase's (the difference of two scrapes)."""
+    fresh = replace(settings, app_id=f"{settings.app_id}-delay", web_port=free_port())
+    proc = start_worker(fresh, log)
+    try:
+        _time_by_counter(lambda: _scrape_total(fresh.web_port, "cxkpi_events_consumed"), backlog, proc)
+        time.sleep(2.0)  # the backlog's last batch
+        before = _delay_buckets(fresh.web_port)
+        sink = KafkaSink(settings.bootstrap)
+        sent, start = 0, time.monotonic()
+        try:
+            for record in live_records(rate, seed=7, max_events=int(rate * seconds * 2)):
+                sink.send(record)
+                sent += 1
+                if time.monotonic() - start >= seconds:
+                    break
+        finally:
+            sink.close()
+        elapsed = time.monotonic() - start
+        time.sleep(3.0)  # the last batch
+        after = _delay_buckets(fresh.web_port)
+        live = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
+        return {
+            "target_events_per_s": round(rate),
+            "sent_events_per_s": round(sent / elapsed),
+            "backlog_events_first": backlog,
+            "live_events": int(live.get(float("inf"), 0)),
+            "delay_seconds": _delay_quantiles(live, (0.5, 0.99)),
+            "peak_rss_mb": _peak_rss_mb(proc.pid),
+        }
     finally:
         stop_worker(proc)
 
@@ -149,13 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="records in the data set (default 200,000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", nargs="*", default=["limit", "core", "textbook_faust", "cxkpi_worker"])
+    parser.add_argument(
+        "--only", nargs="*", default=[*CONTENDERS, "cxkpi_two_workers", "cxkpi_delay"], help="contenders to run"
+    )
+    parser.add_argument("--delay-seconds", type=float, default=60.0, help="live phase of cxkpi_delay (default 60)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="cxkpi-bench-"))
-    settings = own_broker_settings(work / "kafka", "bench-cxkpi", CXKPI_STATE_DIR=str(work / "state"))
+    settings = own_broker_settings(
+        work / "kafka",
+        "bench-cxkpi",
+        CXKPI_STATE_DIR=str(work / "state"),
+        CXKPI_WINDOW_SIZES=str(ENGINE_CONFIG.window_sizes_ms[0] // 1000),
+    )
     print(f"broker: starting on {settings.bootstrap} (data in {work})", flush=True)
     localkafka.start(settings)
     results: dict[str, Any] = {}
+    delay: dict[str, Any] = {}
     try:
         create_topics(settings)
         records = list(EventStream(scenario("steady"), seed=args.seed, rate_per_s=5.0, max_events=args.events))
@@ -167,34 +318,61 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {total:,} records of 'steady' (seed {args.seed}) preloaded", flush=True)
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "limit": lambda: asyncio.run(_limit(settings.bootstrap, total)),
-            "core": lambda: _core(records),
+            "core": lambda: _core(records, reference),
             "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log"),
-            "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log"),
+            "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
+            "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log", reference),
+            "cxkpi_two_workers": lambda: _two_workers(settings, total, work / "two-workers.log"),
         }
-        for name in args.only:
+        reference: Subset = {}
+        if "core" not in args.only:  # the reference for the subset checks
+            _core(records, reference)
+        for name in [n for n in args.only if n in runs]:
             print(f"{name}: running...", flush=True)
             results[name] = runs[name]()
             print(f"{name}: {results[name]}", flush=True)
+        if "cxkpi_delay" in args.only:
+            # half the maximum rate: the one-worker rate measured above, or the last published one
+            top = results["cxkpi_worker"]["events_per_s"] if "cxkpi_worker" in results else DEFAULT_MAX_RATE
+            print(f"cxkpi_delay: running at {top / 2:.0f} events/s for {args.delay_seconds:.0f} s...", flush=True)
+            delay = _delay_at(settings, total, top / 2, args.delay_seconds, work / "delay.log")
+            print(f"cxkpi_delay: {delay}", flush=True)
     finally:
         localkafka.stop(settings)
     ratios = {}
     if "cxkpi_worker" in results:
         cx = results["cxkpi_worker"]["events_per_s"]
-        for other in ("limit", "textbook_faust"):
+        for other in ("limit", "textbook_faust", "quix_streams", "cxkpi_two_workers"):
             if other in results:
                 ratios[f"cxkpi_worker/{other}"] = round(cx / results[other]["events_per_s"], 3)
+        if "cxkpi_two_workers" in results:
+            ratios["two_workers/one_worker"] = round(results["cxkpi_two_workers"]["events_per_s"] / cx, 3)
+            del ratios["cxkpi_worker/cxkpi_two_workers"]
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "events": args.events,
         "results": results,
         "ratios": ratios,
+        "delay_at_half_max_rate": delay,
     }
-    print("\n| contender | events/s | seconds | peak RSS MB |\n|---|---|---|---|")
+    disagree = {name: r["subset_check"] for name, r in results.items() if not subset.agrees(r.get("subset_check", OK))}
+    if disagree:  # a speed is only worth reporting for the right numbers
+        report["speeds_withheld"] = True
+        for name, check in disagree.items():
+            print(f"{name}: the common subset disagrees with the core's ({check['windows_compared']} windows,"
+                  f" coverage {check['coverage']}):", *check["differing"][:10], sep="\n  ")  # fmt: skip
+        write_result(report, "")
+        return 1
+    print("\n| contender | events/s | seconds | peak RSS MB | common subset |\n|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['events_per_s']:,} | {r['seconds']} | {r['peak_rss_mb']:.0f} |")
+        check = r.get("subset_check")
+        same = f"equal, {check['windows_compared']} windows" if check else ("the reference" if name == "core" else "-")
+        print(f"| {name} | {r['events_per_s']:,} | {r['seconds']} | {r['peak_rss_mb']:.0f} | {same} |")
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
+    if delay:
+        print(f"event-to-metric delay at {delay['sent_events_per_s']:,} events/s: {delay['delay_seconds']}")
     write_result(report, "")
     return 0
 

@@ -20,18 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import write_result
+from bench.__main__ import live_records, write_result
 from streams import localkafka
 from streams.admin import create_topics
-from streams.generator.scenarios import scenario
-from streams.generator.sinks import KafkaSink, paced
-from streams.generator.stream import EventStream, Faults
+from streams.generator.sinks import KafkaSink
+from streams.generator.stream import Faults
 from streams.localworker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 
 HERE = Path(__file__).resolve().parent
-ORDERS_PER_EVENT_S = 5.0
-RECORDS_PER_ORDER = 3.85
-"""Records the steady scenario sends per paid order (measured), to turn --rate into a pace."""
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -60,12 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def produce() -> None:
         enough = int(rate * args.minutes * 60 * 1.5)  # more than the run can send
-        stream = EventStream(
-            scenario("steady"), seed=5, rate_per_s=ORDERS_PER_EVENT_S, max_events=enough, faults=Faults(dup_ratio=0.01)
-        )
         sink = KafkaSink(settings.bootstrap)
         try:
-            for record in paced(stream, rate / (ORDERS_PER_EVENT_S * RECORDS_PER_ORDER)):
+            for record in live_records(rate, seed=5, max_events=enough, faults=Faults(dup_ratio=0.01)):
                 if stop.is_set():
                     break
                 sink.send(record)

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings, load_settings, worker_env
@@ -40,11 +41,16 @@ def own_broker_settings(data: Path, app_id: str, **env: str) -> Settings:
     )
 
 
-def metric_sum(port: int, family: str, **labels: str) -> float:
-    """Sum of a counter family's `_total` samples (or a gauge's samples) matching `labels`; 0 if absent."""
+def metric_family(port: int, family: str) -> Metric | None:
+    """One metric family as a worker on this port exposes it now (None: absent)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
-    fam = families.get(family)
+    return families.get(family)
+
+
+def metric_sum(port: int, family: str, **labels: str) -> float:
+    """Sum of a counter family's `_total` samples (or a gauge's samples) matching `labels`; 0 if absent."""
+    fam = metric_family(port, family)
     if fam is None:
         return 0.0
     return sum(
