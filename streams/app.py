@@ -12,7 +12,10 @@ The engine works on the tables' in-memory dicts (RocksDB: a write-back view of i
 partition's database), filled by Faust's recovery from the changelogs, so writes are coalesced
 per batch and a timer may close windows outside an event's context. The state records are
 versioned (`state_writes`): a batch whose writes a crash cut short is taken back on recovery.
-Events are acked only after their batch was applied and all its writes acknowledged.
+Events are acked only after their batch was applied and all its writes acknowledged. The
+commit marker carries the input offsets the state stands at, and each record is checked
+against them (`streams.offsets`): a replayed one is skipped, and one past a record that was
+never applied seeks the consumer back to it, whatever the group's committed offset says.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
 from streams.kpis.pipeline import partition_of
 from streams.kpis.stage_two import StageTwo
+from streams.offsets import Arrival, Expected
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.state_store import PartitionStates
@@ -103,8 +107,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     order_dict: dict[str, Any] = {} if persistent else orders.data.data  # type: ignore[attr-defined]
     ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
+    expected: dict[int, Expected] = {}  # partition -> where its committed state stands in each input topic
     stage: list[StageTwo] = []  # built from merge-state when the partials partition is (re)assigned
-    last_seen: dict[tuple[str, int], tuple[int, float]] = {}  # (topic, partition) -> (offset, wall time)
+    last_seen: dict[tuple[str, int], float] = {}  # (topic, partition) -> wall time of its last record applied
     sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
     late_reported: dict[int, int] = {}  # partition -> late window updates already counted
@@ -134,6 +139,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             restored = open_windows.restore(partition, engine.windows, recovered(window_table, partition))
             order_ids, ticket_ids = state_writes.restore_states(engine, order_ids, ticket_ids)
             engine.rebuild(order_ids, ticket_ids)
+            expected[partition] = Expected(engine.windows.input_offsets)  # the same dict: the marker carries it
             if not persistent:  # the engine holds the live copy from now on
                 for key in restored:
                     window_table.data.data.pop(key, None)  # type: ignore[attr-defined]
@@ -283,10 +289,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     async def apply_batch(batch: list[Any]) -> None:
         touched: set[int] = set()
+        rewind: dict[Any, int] = {}  # topic partition -> offset its state needs next (streams.offsets)
         for event in batch:
             msg = event.message
             topic, partition = msg.topic, msg.partition
-            last_seen[(topic, partition)] = (msg.offset, time.monotonic())
+            engine = engine_for(partition)
+            arrival = expected[partition].arrive(topic, msg.offset)
+            if arrival is Arrival.REPLAYED:  # the committed state holds it (see streams.offsets)
+                m.events.labels(topic, "duplicate").inc()
+                continue
+            if arrival is Arrival.AHEAD:  # records before it were never applied: it comes again after them
+                rewind[msg.tp] = engine.windows.input_offsets[topic]
+                continue
+            last_seen[(topic, partition)] = time.monotonic()
+            touched.add(partition)  # the marker carries the offset, rejects' too
             decoded = decode_event(event.value, topic)
             if isinstance(decoded, Reject):
                 m.events.labels(topic, "rejected").inc()
@@ -294,10 +310,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 body = _reject_record(decoded, topic, partition, msg.offset, msg.key, event.value)
                 await send(REJECTS.name, msg.key, body)
                 continue
-            engine = engine_for(partition)
             outcome = engine.process(topic, decoded, msg.offset)
             m.events.labels(topic, outcome).inc()
-            touched.add(partition)
             if outcome == "rejected":
                 m.rejects.labels(engine.last_reject.reason).inc()
                 body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, event.value)
@@ -308,6 +322,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
                 await send(REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value))
         await publish([engines[partition] for partition in sorted(touched)])
+        for tp, position in rewind.items():  # after every batch until it comes: a rebalance can undo a seek
+            if tp.topic in expected[tp.partition].waiting:
+                app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
+                await app.consumer.seek(tp, position)
         now = time.time()
         for event in batch:
             if event.message.timestamp:
@@ -359,14 +377,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def next_offset(tp: Any) -> int | None:
         """Offset of the next record this worker will process on `tp` (None: not known yet).
 
-        Past the last record seen; before any, the group's committed offset (the log start
-        without one): a restarted worker has nothing left to read on a topic partition it
-        had finished, and that partition must not hold the watermark back. Not the
+        Past the last record the partition's state applied (its input offsets, restored from
+        the marker); before any, the group's committed offset (the log start without one): a
+        restarted worker has nothing left to read on a topic partition it had finished, and
+        that partition must not hold the watermark back. Not the
         consumer's position: that runs ahead by what was fetched and not yet processed,
         and a topic fetched in full but still queued would be declared idle too early."""
-        seen = last_seen.get((tp.topic, tp.partition))
-        if seen is not None:
-            return seen[0] + 1
+        engine = engines.get(tp.partition)
+        if engine is not None and tp.topic in engine.windows.input_offsets:
+            return engine.windows.input_offsets[tp.topic]
         committed = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # read at assignment
         if committed is not None:
             return int(committed)
@@ -387,7 +406,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for tp in app.consumer.assignment():
             if tp.topic not in input_names or tp.topic in engine_for(tp.partition).windows.idle:
                 continue
-            _, seen_at = last_seen.get((tp.topic, tp.partition), (-1, started))
+            seen_at = last_seen.get((tp.topic, tp.partition), started)
             if now - seen_at >= IDLE_AFTER_S:
                 quiet.append(tp)
         if not quiet:
@@ -415,10 +434,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
         for partition in set(engines) - owned:
             del engines[partition]
+            del expected[partition]
             late_reported.pop(partition, None)
             for key in [k for k in sent_through if k[0] == partition]:
                 del sent_through[key]
-        for tp_key in [k for k in last_seen if k[1] not in owned]:  # if it comes back, from the group's commit
+        for tp_key in [k for k in last_seen if k[1] not in owned]:
             del last_seen[tp_key]
         if not any(tp.topic == partials_topic.get_topic_name() for tp in assigned):
             stage.clear()  # rebuilt from merge-state if the partials partition comes back

@@ -62,6 +62,9 @@ class PartitionWindows:
     """Each changed group as it was before its first addition since the last drain (None: new)."""
     batch: int = 0
     """Number of the last batch whose state was persisted (the shell's commit marker)."""
+    input_offsets: dict[str, int] = field(default_factory=dict)
+    """Input topic -> offset after the last record applied here; in the marker, so the
+    shell knows where the persisted state stands in each input (`streams.offsets`)."""
 
     def watermark(self) -> int | None:
         if not self.topic_max or any(t not in self.topic_max and t not in self.idle for t in self.expected_topics):
@@ -178,6 +181,7 @@ class PartitionWindows:
             "provisional_through": [[size, settle, t] for (size, settle), t in self.provisional_through.items()],
             "late_updates": self.late_updates,
             "batch": self.batch,
+            "input_offsets": self.input_offsets,
         }
 
     def restore(
@@ -201,6 +205,7 @@ class PartitionWindows:
             self.provisional_through = {(size, settle): t for size, settle, t in progress["provisional_through"]}
             self.late_updates = progress["late_updates"]
             self.batch = progress.get("batch", 0)
+            self.input_offsets = dict(progress.get("input_offsets", {}))
         self.open = {}
         for (size, start, settle), vectors in groups:
             closed = self.closed_through.get((size, settle))

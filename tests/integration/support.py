@@ -44,8 +44,12 @@ def final_windows(bootstrap: str) -> dict[str, dict[str, Any]]:
 
 
 def mismatches(got: dict[str, dict[str, Any]], reference: LocalPipeline) -> list[str]:
-    """What `kpi.windows` lacks, holds with other numbers, or holds beyond the reference's windows."""
-    return list(differing(got, {record_key(r): r for r in reference.windows}).values())
+    """What `kpi.windows` lacks, holds with other numbers, or holds beyond the reference's final windows.
+
+    Only final records count: a cohort window not settled yet holds its provisional record,
+    whose numbers depend on when the watermark passed its end (a batch boundary)."""
+    finals = {key: record for key, record in got.items() if record["final"]}
+    return list(differing(finals, {record_key(r): r for r in reference.windows}).values())
 
 
 def wait_for_windows(bootstrap: str, reference: LocalPipeline, timeout_s: float, log: Path) -> list[str]:

@@ -21,7 +21,7 @@ from streams import localkafka
 from streams.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
-from streams.generator.stream import EventStream, Faults
+from streams.generator.stream import EventStream, Faults, OutRecord
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
 from tests.conftest import free_port
@@ -37,14 +37,27 @@ from tests.integration.support import (
 pytestmark = pytest.mark.kafka
 
 
-def _stream() -> EventStream:
+DAY_MS = 24 * HOUR_MS
+TAIL_DAYS = 6
+"""The scenario's records within this many days of its first: fewer than the engine's 7-day
+`max_ahead_ms`. In the sparse tail beyond (a few hundred long-delayed shipments and refunds
+out to day 26), whether a record is rejected as days ahead of its partition, or arrives after
+its window closed, depends on how the consumer interleaves the topics, which no two runs
+share, fault or no fault (docs/reliability.md). Here the time rules never fire, so any
+difference is a fault's."""
+
+
+def _records() -> list[OutRecord]:
     faults = Faults(dup_ratio=0.02, bad_ratio=0.005)
-    return EventStream(scenario("livestream-burst"), seed=44, rate_per_s=0.6, duration_ms=6 * HOUR_MS, faults=faults)
+    stream = EventStream(scenario("livestream-burst"), seed=44, rate_per_s=0.6, duration_ms=6 * HOUR_MS, faults=faults)
+    records = list(stream)
+    start = min(r.event_time for r in records if r.kind != "malformed")
+    return [r for r in records if r.kind == "malformed" or r.event_time < start + TAIL_DAYS * DAY_MS]
 
 
 @pytest.fixture(scope="module")
 def reference() -> LocalPipeline:
-    return reference_run(_stream())
+    return reference_run(_records())
 
 
 @pytest.fixture
@@ -56,18 +69,13 @@ def loaded(tmp_path: Path) -> Iterator[dict[str, Any]]:
     localkafka.start(settings)
     try:
         create_topics(settings)
-        stream = _stream()
-        produce(settings, stream)
-        yield {"settings": settings, "records": stream.stats.records, "dir": tmp_path}
+        records = _records()
+        produce(settings, records)
+        yield {"settings": settings, "records": len(records), "dir": tmp_path}
     finally:
         localkafka.stop(settings)
 
 
-@pytest.mark.xfail(
-    reason="open: a minority of kill -9 runs still lack a few shipments in some windows after the restart "
-    "(docs/reliability.md); a batch cut anywhere in its state writes is exact (tests/kpis/test_torn_writes.py)",
-    strict=False,
-)
 @pytest.mark.parametrize("delay_s", [0.0, 0.35, 1.2])
 def test_kill_9_mid_scenario_then_restart(loaded: dict[str, Any], reference: LocalPipeline, delay_s: float) -> None:
     """Killed as the counter crosses 40% (a batch is being applied, its state writes follow)
@@ -110,11 +118,6 @@ def test_broker_restart_under_a_running_worker(loaded: dict[str, Any], reference
         stop_worker(worker)
 
 
-@pytest.mark.xfail(
-    reason="open: after the versioned-state change one of three runs lacked a shipment in a cohort window "
-    "(2026-11-26, docs/reliability.md); it passed in the other two",
-    strict=False,
-)
 def test_one_of_two_workers_stopped_and_started_again(loaded: dict[str, Any], reference: LocalPipeline) -> None:
     first: Settings = loaded["settings"]
     second = replace(first, web_port=free_port())

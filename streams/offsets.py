@@ -1,0 +1,60 @@
+"""The input offsets a partition's state holds, and what to do with each record that arrives.
+
+The commit marker (`streams.state_writes`) carries, per input topic, the offset after the
+last record its batch applied. That, not the consumer group's committed offset, says where
+the state stands: Faust's consumer can hand over records again after it seeks back to the
+group's commit (it does, when its recovery finishes), and a restart can find the group's
+commit past records whose state never landed. So each record is checked against it:
+- the next one: apply it;
+- one before it: the state holds it already (a replay): skip it;
+- one past it: records in between were never applied (seen on 2026-11-26: Faust skipped one
+  record of a partition across a rebalance): drop it (it comes again after them) and seek
+  back to the expected record, after every batch until it comes (Faust's own seek to the
+  group's commit during a rebalance can undo ours). Input topics have no gaps in their
+  offsets; if the consumer starts over past the expected record many times, the gap is real
+  (a transactional producer's markers) and the record after it is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+SEEKS_BEFORE_GAP = 20
+"""Times the consumer started over past the expected record before the gap is taken as real."""
+
+
+class Arrival(Enum):
+    NEXT = "next"
+    REPLAYED = "replayed"
+    AHEAD = "ahead"
+    """Past the expected record: drop it; the shell seeks back to `next_offset` (see `waiting`)."""
+
+
+@dataclass
+class Expected:
+    """Next offset per input topic of one partition (absent: no state yet, take what comes)."""
+
+    next_offset: dict[str, int] = field(default_factory=dict)
+    waiting: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """topic -> (last offset dropped, times the consumer started over) while its expected
+    record has not come: the shell seeks these back after each batch."""
+
+    def arrive(self, topic: str, offset: int) -> Arrival:
+        expected = self.next_offset.get(topic)
+        if expected is None or offset == expected:
+            return self._take(topic, offset)
+        if offset < expected:
+            return Arrival.REPLAYED
+        last, restarts = self.waiting.get(topic, (offset, -1))
+        if offset <= last:  # the first one past it, or the consumer started over and skips it again
+            restarts += 1
+            if restarts >= SEEKS_BEFORE_GAP:  # the offsets in between do not exist
+                return self._take(topic, offset)
+        self.waiting[topic] = (offset, restarts)  # else: fetched before a seek took effect
+        return Arrival.AHEAD
+
+    def _take(self, topic: str, offset: int) -> Arrival:
+        self.next_offset[topic] = offset + 1
+        self.waiting.pop(topic, None)
+        return Arrival.NEXT
