@@ -29,10 +29,12 @@ def test_reads_sums_and_counts_back_from_window_records() -> None:
 
 
 def test_agreement_needs_equal_values_and_enough_windows() -> None:
-    reference = {"a|x|0": (2, 3.0), "a|x|60000": (1, 1.0), "help_requests|reason=r|0": (1, 0.0)}
+    tail = "a|x|3600000"  # within the last 15 minutes of the data: not compared
+    reference = {"a|x|0": (2, 3.0), "a|x|60000": (1, 1.0), "help_requests|reason=r|0": (1, 0.0), tail: (5, 5.0)}
     quix = from_quix([{"key": "a|x", "start": 0, "count": 2, "total": 3.0000000001}, {"key": "a|x", "start": 60000,
                       "count": 1, "total": 1.0}])  # fmt: skip
     assert agrees(check(quix, reference))
+    assert agrees(check({**quix, tail: (1, 1.0)}, reference))  # the tail may still be short
     assert not agrees(check({"a|x|0": (2, 3.5)}, reference))  # another sum
     assert not agrees(check({"a|y|0": (2, 3.0), "a|x|0": (2, 3.0)}, reference))  # a window it lacks
     assert not agrees(check({"a|x|0": (2, 3.0)}, reference))  # a third of the windows only
