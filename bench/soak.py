@@ -16,18 +16,28 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import live_records, write_result
+from bench.__main__ import ORDERS_PER_EVENT_S, RECORDS_PER_ORDER, write_result
 from streams import localkafka
 from streams.admin import create_topics
-from streams.generator.sinks import KafkaSink
-from streams.generator.stream import Faults
+from streams.generator.scenarios import scenario
+from streams.generator.sinks import KafkaSink, paced
+from streams.generator.stream import EventStream, Faults, OutRecord
 from streams.localworker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 
 HERE = Path(__file__).resolve().parent
+
+
+def live_records(rate: float, seed: int, max_events: int, faults: Faults | None = None) -> Iterator[OutRecord]:
+    """The `steady` scenario paced to about `rate` records per wall-clock second."""
+    stream = EventStream(
+        scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=max_events, faults=faults or Faults()
+    )
+    return paced(stream, rate / (ORDERS_PER_EVENT_S * RECORDS_PER_ORDER))
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
