@@ -72,10 +72,8 @@ def test_a_crash_anywhere_in_the_writes_changes_nothing(crash: dict[str, Any], s
     tables = copy.deepcopy(crash["tables"])
     land(tables, crash["writes"][: cuts[round(share * (len(cuts) - 1))]])
     run: LocalPipeline = crash["run"]
-    restarted = LocalPipeline(partitions=PARTITIONS)
-    restarted.engines = recovered(tables, run.config, PARTITIONS)
     # stage two got the batch's outputs before any state was written, and survives (its own agent)
-    restarted.stage_two = copy.deepcopy(run.stage_two)
+    restarted = _restarted(tables, run, copy.deepcopy(run.stage_two))
     for chunk in crash["replay"]:  # from the committed offsets: the crashed batch first
         batch(restarted, chunk)
     restarted.finish()
@@ -88,53 +86,52 @@ def test_a_crash_anywhere_in_the_writes_changes_nothing(crash: dict[str, Any], s
     assert before[2] + after[2] == overdue
 
 
-def test_a_second_crash_after_a_taken_back_batch_changes_nothing(crash: dict[str, Any]) -> None:
-    """Taken-back records are written again by the next batch: a crash right after its
-    marker must not find the first crash's records standing as committed."""
+def _restarted(tables: dict[str, dict[str, Any]], run: LocalPipeline, stage_two: Any) -> LocalPipeline:
+    """A new process over the landed tables; stage two survives (its own agent)."""
+    restarted = LocalPipeline(partitions=PARTITIONS)
+    restarted.engines = recovered(tables, run.config, PARTITIONS)
+    restarted.stage_two = stage_two
+    return restarted
+
+
+def _crashed_in_the_middle(crash: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], LocalPipeline]:
+    """The tables with the middle cut of the crashed batch landed, and the restarted run."""
     cuts = _cuts(crash["writes"])
     tables = copy.deepcopy(crash["tables"])
     land(tables, crash["writes"][: cuts[len(cuts) // 2]])
-    run: LocalPipeline = crash["run"]
-    second = LocalPipeline(partitions=PARTITIONS)
-    second.engines = recovered(tables, run.config, PARTITIONS)
-    second.stage_two = copy.deepcopy(run.stage_two)
+    return tables, _restarted(tables, crash["run"], copy.deepcopy(crash["run"].stage_two))
+
+
+def _assert_like_the_reference(crash: dict[str, Any], runs: list[LocalPipeline]) -> None:
+    windows, bursts, _ = crash["reference"]
+    by_key = {record_key(r): r for run in runs for r in run.windows}  # the last record of a key wins
+    assert list(differing(by_key, {record_key(r): r for r in windows}).values()) == []
+    assert [alert for run in runs for alert in run.burst_alerts] == bursts
+
+
+def test_a_second_crash_after_a_taken_back_batch_changes_nothing(crash: dict[str, Any]) -> None:
+    """Taken-back records are written again by the next batch: a crash right after its
+    marker must not find the first crash's records standing as committed."""
+    tables, second = _crashed_in_the_middle(crash)
     # the replay's first batch is smaller (it touches fewer keys); it commits, then a crash
     first, rest = crash["replay"][0][: CHUNK // 3], crash["replay"][0][CHUNK // 3 :]
     land(tables, batch(second, first))
-    third = LocalPipeline(partitions=PARTITIONS)
-    third.engines = recovered(tables, run.config, PARTITIONS)
-    third.stage_two = second.stage_two
+    third = _restarted(tables, crash["run"], second.stage_two)
     for chunk in [rest, *crash["replay"][1:]]:
         batch(third, chunk)
     third.finish()
-
-    windows, bursts, _ = crash["reference"]
-    by_key = {record_key(r): r for r in run.windows + second.windows + third.windows}
-    assert list(differing(by_key, {record_key(r): r for r in windows}).values()) == []
-    assert run.burst_alerts + second.burst_alerts + third.burst_alerts == bursts
+    _assert_like_the_reference(crash, [crash["run"], second, third])
 
 
 def test_a_second_crash_inside_the_replayed_batch_changes_nothing(crash: dict[str, Any]) -> None:
     """The replayed batch is cut too, before its marker: the records it wrote for keys the
     first crash took back must still hold their value from before it, not its own."""
-    cuts = _cuts(crash["writes"])
-    tables = copy.deepcopy(crash["tables"])
-    land(tables, crash["writes"][: cuts[len(cuts) // 2]])
-    run: LocalPipeline = crash["run"]
-    second = LocalPipeline(partitions=PARTITIONS)
-    second.engines = recovered(tables, run.config, PARTITIONS)
-    second.stage_two = copy.deepcopy(run.stage_two)
+    tables, second = _crashed_in_the_middle(crash)
     writes = batch(second, crash["replay"][0])
     markers = [i for i, (_, (table, key, _)) in enumerate(writes) if key.endswith("|progress")]
     land(tables, writes[: markers[0]])  # every versioned record, no marker
-    third = LocalPipeline(partitions=PARTITIONS)
-    third.engines = recovered(tables, run.config, PARTITIONS)
-    third.stage_two = second.stage_two
+    third = _restarted(tables, crash["run"], second.stage_two)
     for chunk in crash["replay"]:  # the same offsets again
         batch(third, chunk)
     third.finish()
-
-    windows, bursts, _ = crash["reference"]
-    by_key = {record_key(r): r for r in run.windows + second.windows + third.windows}
-    assert list(differing(by_key, {record_key(r): r for r in windows}).values()) == []
-    assert run.burst_alerts + second.burst_alerts + third.burst_alerts == bursts
+    _assert_like_the_reference(crash, [crash["run"], second, third])
