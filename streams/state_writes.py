@@ -21,7 +21,7 @@ import orjson
 
 from streams import window_state
 from streams.kpis.engine import PartitionEngine
-from streams.versioned import record, resolve
+from streams.versioned import record, resolve_in
 
 ORDER_STATE = "order-state"
 TICKET_STATE = "ticket-state"
@@ -93,12 +93,7 @@ def _resolve_all(
 ) -> list[str]:
     kept = []
     for key in list(ids):
-        stored = states[key]
-        value, taken_back = resolve(stored, committed)
-        if value is None:
-            del states[key]
-        elif value is not stored:
-            states[key] = value
+        value, taken_back = resolve_in(states, key, committed)
         if taken_back:
             touched.add(key)
             before[key] = None if value is None else orjson.dumps(value)  # the next batch's record's `before`

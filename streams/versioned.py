@@ -9,6 +9,7 @@ last committed batch and the replay from the committed offsets applies the rest 
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -37,3 +38,14 @@ def latest(stored: Any) -> Any:
     if isinstance(stored, dict) and stored.keys() == {VALUE, BEFORE, BATCH}:
         return stored[VALUE] if stored[VALUE] is not None else stored[BEFORE]
     return stored
+
+
+def resolve_in(states: MutableMapping[str, Any], key: str, committed: int) -> tuple[Any, bool]:
+    """`resolve` the record stored under `key` and store the result back (None deletes it)."""
+    stored = states[key]
+    value, taken_back = resolve(stored, committed)
+    if value is None:
+        del states[key]
+    elif value is not stored:
+        states[key] = value
+    return value, taken_back

@@ -18,7 +18,7 @@ from streams.kpis import areas
 from streams.kpis.bursts import BURST_WINDOW_MS, merchant_key
 from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
-from streams.versioned import resolve
+from streams.versioned import resolve_in
 from streams.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
 from topics.validation import Reject
@@ -341,11 +341,7 @@ class PartitionEngine:
         rebalance's recovery can write records into it under a live engine (`state_writes`)."""
         state = states.get(key)
         if state is not None and "seen" not in state:
-            state, _ = resolve(state, self.windows.batch)
-            if state is None:
-                del states[key]
-            else:
-                states[key] = state
+            state, _ = resolve_in(states, key, self.windows.batch)
         return state
 
     def _touch_order(self, order_id: str) -> None:
