@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 ORDERS_PER_EVENT_S = 5.0
 RECORDS_PER_ORDER = 3.85
 """Records the steady scenario sends per paid order (measured), to turn a rate into a pace."""
-CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker")
+CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker", "cxkpi_agent_delivery")
 ENGINE_CONFIG = EngineConfig(window_sizes_ms=(60_000,), detailed_window_ms=(60_000,))
 """1-minute windows broken down by dimension (CXKPI_WINDOW_SIZES=60): the common subset's windows."""
 SETTLE_S = 10.0
@@ -343,6 +343,13 @@ def main(argv: list[str] | None = None) -> int:
             "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log"),
             "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
             "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log", reference),
+            # Faust's per-record delivery through an agent, in its own group (from the start)
+            "cxkpi_agent_delivery": lambda: _worker(
+                replace(settings, app_id=f"{settings.app_id}-agent", web_port=free_port(), delivery="agent"),
+                total,
+                work / "agent-delivery.log",
+                reference,
+            ),
             "cxkpi_two_workers": lambda: _two_workers(settings, total, work / "two-workers.log"),
         }
         reference: Subset = {}
@@ -363,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {}
     if "cxkpi_worker" in results:
         cx = results["cxkpi_worker"]["events_per_s"]
-        for other in ("limit", "textbook_faust", "quix_streams", "cxkpi_two_workers"):
+        for other in ("limit", "textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
             if other in results:
                 ratios[f"cxkpi_worker/{other}"] = round(cx / results[other]["events_per_s"], 3)
         if "cxkpi_two_workers" in results:

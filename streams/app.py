@@ -30,11 +30,13 @@ from urllib.parse import quote
 
 import faust
 import orjson
+from faust.types import Message
 from prometheus_client import generate_latest
 
 from streams import state_writes
 from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
+from streams.batch_delivery import BatchApp
 from streams.config import Settings
 from streams.kafka_security import faust_credentials
 from streams.kpis.engine import EngineConfig, PartitionEngine
@@ -67,7 +69,7 @@ IDLE_AFTER_S = 5.0
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     partitions = partitions_for(ORDERS, settings)
-    app = faust.App(
+    app = BatchApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
@@ -271,6 +273,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.agent(source)
     async def kpi_events(stream: Any) -> Any:
+        """The input topics' subscriber; with batch delivery (the default) it gets no events,
+        `on_batch` gets them from the consumer (`streams.batch_delivery`)."""
         async with fatal("kpi_events"):
             await apply_batches(stream)
 
@@ -278,7 +282,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             try:
                 async with engines_busy:
-                    await apply_batch(batch)
+                    await apply_batch([event.message for event in batch])
             except BaseException:
                 # cut short (a shutdown cancels the agent, or an error): `take_events` acks
                 # the batch anyway when it is closed, and a commit would then skip records
@@ -287,11 +291,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     event.message.incref()
                 raise
 
-    async def apply_batch(batch: list[Any]) -> None:
+    async def on_batch(batch: list[Message]) -> None:
+        """One fetch's input records, straight from the consumer: applied, published, then acked.
+        An error stops the worker with the batch unacked."""
+        async with fatal("kpi_events"):
+            async with engines_busy:
+                await apply_batch(batch)
+            for msg in batch:
+                app.consumer.ack(msg)
+
+    if settings.delivery == "batch":
+        app.deliver_in_batches(input_names, on_batch)
+
+    async def apply_batch(batch: list[Message]) -> None:
         touched: set[int] = set()
         rewind: dict[Any, int] = {}  # topic partition -> offset its state needs next (streams.offsets)
-        for event in batch:
-            msg = event.message
+        for msg in batch:
             topic, partition = msg.topic, msg.partition
             engine = engine_for(partition)
             arrival = expected[partition].arrive(topic, msg.offset)
@@ -303,18 +318,18 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 continue
             last_seen[(topic, partition)] = time.monotonic()
             touched.add(partition)  # the marker carries the offset, rejects' too
-            decoded = decode_event(event.value, topic)
+            decoded = decode_event(msg.value, topic)
             if isinstance(decoded, Reject):
                 m.events.labels(topic, "rejected").inc()
                 m.rejects.labels(decoded.reason).inc()
-                body = _reject_record(decoded, topic, partition, msg.offset, msg.key, event.value)
+                body = _reject_record(decoded, topic, partition, msg.offset, msg.key, msg.value)
                 await send(REJECTS.name, msg.key, body)
                 continue
             outcome = engine.process(topic, decoded, msg.offset)
             m.events.labels(topic, outcome).inc()
             if outcome == "rejected":
                 m.rejects.labels(engine.last_reject.reason).inc()
-                body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, event.value)
+                body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, msg.value)
                 await send(REJECTS.name, msg.key, body)
             for parked_topic, parked, offset in engine.drain_rejected():
                 late_reject = Reject("implausible_time", "event before its order's payment (was parked)")
@@ -327,9 +342,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
                 await app.consumer.seek(tp, position)
         now = time.time()
-        for event in batch:
-            if event.message.timestamp:
-                m.delay.observe(max(now - event.message.timestamp, 0.0))
+        for msg in batch:
+            if msg.timestamp:
+                m.delay.observe(max(now - msg.timestamp, 0.0))
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:

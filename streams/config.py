@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_KAFKA_PORT = 9092
 STORES = ("memory", "rocksdb")
+DELIVERIES = ("batch", "agent")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -52,6 +53,9 @@ class Settings:
     store: str = "memory"
     """Table store (CXKPI_STORE): 'memory' (rebuilt from the changelogs at every start) or 'rocksdb'
     (rocksdict on disk under CXKPI_STATE_DIR: large state, and a restart replays only what is new)."""
+    delivery: str = "batch"
+    """How input records reach the KPI engine (CXKPI_DELIVERY): 'batch' (each fetch straight from
+    the consumer, `streams.batch_delivery`) or 'agent' (Faust's per-record path, through an agent's stream)."""
     state_dir: Path = Path(".cache/state")
     """Where a worker keeps its RocksDB tables (CXKPI_STATE_DIR); one folder per worker."""
     prometheus_port: int = 9090
@@ -121,6 +125,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
         window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
         store=env.get("CXKPI_STORE") or defaults.store,
+        delivery=env.get("CXKPI_DELIVERY") or defaults.delivery,
         state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
@@ -140,6 +145,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"CXKPI_SECURITY_PROTOCOL={settings.security_protocol} needs CXKPI_SASL_USERNAME")
     if settings.store not in STORES:
         raise SettingsError(f"CXKPI_STORE={settings.store!r}: choose one of {', '.join(STORES)}")
+    if settings.delivery not in DELIVERIES:
+        raise SettingsError(f"CXKPI_DELIVERY={settings.delivery!r}: choose one of {', '.join(DELIVERIES)}")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
         port = getattr(settings, port_field)
         if not 0 < port < 65536:
@@ -163,6 +170,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_GRACE_SECONDS": str(settings.grace_s),
         "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
         "CXKPI_STORE": settings.store,
+        "CXKPI_DELIVERY": settings.delivery,
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),

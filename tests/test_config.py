@@ -16,3 +16,10 @@ def test_window_sizes_default_and_override() -> None:
 def test_bad_window_sizes_are_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match="CXKPI_WINDOW_SIZES"):
         load_settings({"CXKPI_WINDOW_SIZES": raw})
+
+
+def test_delivery_defaults_to_batch_and_is_checked() -> None:
+    assert load_settings({}).delivery == "batch"
+    assert load_settings({"CXKPI_DELIVERY": "agent"}).delivery == "agent"
+    with pytest.raises(SettingsError, match="CXKPI_DELIVERY"):
+        load_settings({"CXKPI_DELIVERY": "batches"})

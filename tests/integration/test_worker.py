@@ -56,11 +56,14 @@ def _read_topic(settings: Settings, topic: str) -> list[Any]:
     return read_to_end(settings.bootstrap, topic)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> Iterator[dict[str, Any]]:
-    """Own broker (clean topics), a produced scenario, one worker until it has emitted everything."""
+@pytest.fixture(scope="module", params=["batch", "agent"])
+def run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline
+) -> Iterator[dict[str, Any]]:
+    """Own broker (clean topics), a produced scenario, one worker until it has emitted everything;
+    once per delivery path (CXKPI_DELIVERY: each fetch to the engine, or Faust's agent stream)."""
     data = tmp_path_factory.mktemp("kafka-worker")
-    settings = own_broker_settings(data, "cxkpi-it")
+    settings = own_broker_settings(data, "cxkpi-it", CXKPI_DELIVERY=request.param)
     localkafka.start(settings)
     worker = None
     try:
