@@ -96,6 +96,7 @@ class PartitionWindows:
     ) -> bool:
         """Add `amount` at `index` of `key`'s vector in each of `sizes`; False if all were closed."""
         applied = False
+        open_groups, before = self.open, self.before
         for size in sizes:
             start = attributed_ms - attributed_ms % size
             closed = self.closed_through.get((size, settle_ms))
@@ -103,10 +104,12 @@ class PartitionWindows:
                 self.late_updates += 1
                 continue
             key_group = (size, start, settle_ms)
-            if key_group not in self.before:
-                self.before[key_group] = _copy(self.open.get(key_group))
-            group = self.open.setdefault(key_group, {})
-            self.changed.add(key_group)
+            group = open_groups.get(key_group)
+            if key_group not in before:  # its first change since the last drain
+                before[key_group] = _copy(group)
+                self.changed.add(key_group)
+            if group is None:
+                group = open_groups[key_group] = {}
             vector = group.get(key)
             if vector is None:
                 vector = group[key] = [0.0] * width

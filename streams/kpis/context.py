@@ -49,6 +49,23 @@ class Context:
         self.metrics = metrics
         self.all_sizes = all_sizes
         self.detailed_sizes = detailed_sizes
+        # worked out once per KPI, not per update (formatting the keys anew was a third of the
+        # core's time): vector width, settle ms, and per dimension set its window sizes and key prefix
+        self._plans = {
+            kpi.name: (
+                kpi.width,
+                int(kpi.settle_s * 1000),
+                tuple(
+                    (
+                        dims,
+                        all_sizes if not dims else detailed_sizes,
+                        kpi.name + "|" + (f"{dims[0]}=" if len(dims) == 1 else ""),
+                    )
+                    for dims in kpi.dims
+                ),
+            )
+            for kpi in KPI_BY_NAME.values()
+        }
 
     def _add(
         self,
@@ -59,11 +76,22 @@ class Context:
         amount: float,
         only: tuple[str, ...] | None = None,
     ) -> None:
-        settle_ms = int(kpi.settle_s * 1000)
-        for dims in kpi.dims:
-            if (only is None or dims == only) and all(d in values for d in dims):
-                sizes = self.all_sizes if not dims else self.detailed_sizes
-                self.windows.add(dims_key(kpi.name, dims, values), kpi.width, t_ms, settle_ms, index, amount, sizes)
+        width, settle_ms, routes = self._plans[kpi.name]
+        add = self.windows.add
+        for dims, sizes, prefix in routes:  # prefix: 'kpi|' or 'kpi|dim='
+            if only is not None and dims != only:
+                continue
+            if not dims:
+                key = prefix
+            elif len(dims) == 1:
+                if dims[0] not in values:
+                    continue
+                key = prefix + str(values[dims[0]])  # = dims_key(kpi.name, dims, values)
+            elif all(d in values for d in dims):
+                key = dims_key(kpi.name, dims, values)
+            else:
+                continue
+            add(key, width, t_ms, settle_ms, index, amount, sizes)
 
     def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
         self._add(KPI_BY_NAME[name], values, t_ms, 0, amount)
