@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -44,6 +45,7 @@ from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record
 from streams.kpis.pipeline import partition_of
 from streams.kpis.stage_two import StageTwo
 from streams.offsets import Arrival, Expected
+from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.state_store import PartitionStates
@@ -172,10 +174,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         return stage[0]
 
     in_flight: list[Any] = []  # delivery futures since the last `delivered()`
+    # whole batches straight to the transport producer: Faust's send_soon buffer drains one
+    # message at a time, and even its direct send costs a call and a future per record
+    outbox = Outbox(lambda: app.producer._ensure_producer())  # type: ignore[attr-defined]
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
-        # straight to the transport producer: Faust's send_soon buffer drains one message at a time
-        in_flight.append(await app.producer.send(topic, key, value, partition, None, None))
+        await outbox.add(topic, key, value, partition)
+
+    async def submit() -> None:
+        """Hand what was sent so far to the producer, without waiting for it."""
+        in_flight.extend(await outbox.submit())
 
     async def delivered() -> None:
         """Wait until every record sent so far is acknowledged; a lost one stops the worker.
@@ -183,6 +191,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         The producer retries through broker restarts; a record it gives up on must not be
         followed by a commit of the offsets that produced it, so the worker crashes (exit
         code != 0) and its restart replays from the last commit."""
+        await submit()
         await app.producer.flush()
         futures = in_flight[:]
         in_flight.clear()
@@ -306,12 +315,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def apply_batch(batch: list[Message]) -> None:
         touched: set[int] = set()
         rewind: dict[Any, int] = {}  # topic partition -> offset its state needs next (streams.offsets)
+        outcomes: collections.Counter[tuple[str, str]] = collections.Counter()  # counted once per batch
         for msg in batch:
             topic, partition = msg.topic, msg.partition
             engine = engine_for(partition)
             arrival = expected[partition].arrive(topic, msg.offset)
             if arrival is Arrival.REPLAYED:  # the committed state holds it (see streams.offsets)
-                m.events.labels(topic, "duplicate").inc()
+                outcomes[(topic, "duplicate")] += 1
                 continue
             if arrival is Arrival.AHEAD:  # records before it were never applied: it comes again after them
                 rewind[msg.tp] = engine.windows.input_offsets[topic]
@@ -320,13 +330,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             touched.add(partition)  # the marker carries the offset, rejects' too
             decoded = decode_event(msg.value, topic)
             if isinstance(decoded, Reject):
-                m.events.labels(topic, "rejected").inc()
+                outcomes[(topic, "rejected")] += 1
                 m.rejects.labels(decoded.reason).inc()
                 body = _reject_record(decoded, topic, partition, msg.offset, msg.key, msg.value)
                 await send(REJECTS.name, msg.key, body)
                 continue
             outcome = engine.process(topic, decoded, msg.offset)
-            m.events.labels(topic, outcome).inc()
+            outcomes[(topic, outcome)] += 1
             if outcome == "rejected":
                 m.rejects.labels(engine.last_reject.reason).inc()
                 body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, msg.value)
@@ -337,6 +347,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
                 await send(REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value))
         await publish([engines[partition] for partition in sorted(touched)])
+        for (topic, outcome), n in outcomes.items():
+            m.events.labels(topic, outcome).inc(n)
         for tp, position in rewind.items():  # after every batch until it comes: a rebalance can undo a seek
             if tp.topic in expected[tp.partition].waiting:
                 app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
@@ -388,6 +400,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         if outputs:  # outputs before the state that says they were sent (see publish)
             await delivered()
         await write_state(merge_table, two.drain_changes(), 0)
+        await submit()
 
     async def next_offset(tp: Any) -> int | None:
         """Offset of the next record this worker will process on `tp` (None: not known yet).

@@ -173,6 +173,10 @@ class Metrics:
             registry=r,
         )
         self._newest_window: dict[tuple[str, str], int] = {}
+        self._counted: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._observed: dict[tuple[str, tuple[str, ...]], Any] = {}
+        """(metric, labels) -> its labelled child (counters, histograms): `labels()` checks and locks on every call, and
+        the engine counts several times per event. Bounded, as the label values are."""
         self.window_end = Gauge(
             f"{NS}_window_end_timestamp_seconds",
             "End (event time) of the window behind cxkpi_window_value.",
@@ -208,7 +212,13 @@ class Metrics:
             self.window_value.labels(*labels).set(record["value"])
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
-        self._counters[name].labels(*labels).inc(amount)
+        child = self._counted.get((name, labels))
+        if child is None:
+            child = self._counted[(name, labels)] = self._counters[name].labels(*labels)
+        child.inc(amount)
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        self._histograms[name].labels(*labels).observe(value)
+        child = self._observed.get((name, labels))
+        if child is None:
+            child = self._observed[(name, labels)] = self._histograms[name].labels(*labels)
+        child.observe(value)

@@ -1,0 +1,52 @@
+"""Records bound for Kafka, collected per topic partition and handed to the producer as
+whole batches (aiokafka's `create_batch` / `send_batch`).
+
+A worker's batch writes thousands of records (state, partials, guarantee status); sent one
+by one, each costs a producer call, an accumulator lookup and a future (15% of the worker's
+time under py-spy). Here a record costs one append to its partition's batch, and a batch
+one future. Order within a topic partition is kept: records are appended in call order,
+and a partition's batches go out in the order they were filled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from streams.kpis.pipeline import partition_of
+
+
+class Outbox:
+    def __init__(self, producer: Callable[[], Any]):
+        self._producer = producer
+        """Returns the `AIOKafkaProducer` (created by Faust when the app starts)."""
+        self._pending: dict[tuple[str, int], list[Any]] = {}  # (topic, partition) -> BatchBuilders, in order
+        self._partitions: dict[str, int] = {}  # topic -> its partition count, for keyed records
+
+    async def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
+        """Queue one record; without a partition it goes where Kafka's default partitioner
+        puts its key (murmur2), or to a random partition without a key, as a producer would."""
+        if partition is None:
+            count = self._partitions.get(topic)
+            if count is None:
+                count = self._partitions[topic] = len(await self._producer().partitions_for(topic))
+            partition = partition_of(key, count) if key is not None else random.randrange(count)
+        builders = self._pending.setdefault((topic, partition), [])
+        if builders and builders[-1].append(timestamp=None, key=key, value=value) is not None:
+            return
+        builder = self._producer().create_batch()  # the first, or the last one is full
+        if builder.append(timestamp=None, key=key, value=value) is None:
+            raise ValueError(f"a record for {topic} is larger than a producer batch ({len(value or b'')} bytes)")
+        builders.append(builder)
+
+    async def submit(self) -> list[asyncio.Future[Any]]:
+        """Hand every queued batch to the producer; one delivery future per batch."""
+        pending, self._pending = self._pending, {}
+        producer = self._producer()
+        futures = []
+        for (topic, partition), builders in pending.items():
+            for builder in builders:
+                futures.append(await producer.send_batch(builder, topic, partition=partition))
+        return futures
