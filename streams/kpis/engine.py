@@ -7,7 +7,6 @@ them with changelogged tables; everything else is derived from events.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from streams.kpis import areas
 from streams.kpis.bursts import BURST_WINDOW_MS, merchant_key
 from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
+from streams.kpis.schedule import Schedule
 from streams.versioned import resolve_in
 from streams.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
@@ -74,10 +74,12 @@ class PartitionEngine:
         of a batch's writes can be taken back to the batch's start (`streams.state_writes`)."""
         self.expired_orders: set[str] = set()
         self.expired_tickets: set[str] = set()
-        self.expiry: list[tuple[int, bool, str]] = []
-        """(due ms, is order, id), checked lazily: a state touched since is pushed back."""
+        self.order_expiry = Schedule()
+        self.ticket_expiry = Schedule()
+        """When each state may expire, checked lazily: a state touched since is scheduled again."""
         self.cohort_ms = int(max(SETTLE_HORIZONS_S) * 1000) + max(self.config.window_sizes_ms)
-        self.due: list[tuple[int, str]] = []
+        self.due = Schedule()
+        """Unshipped orders by promised ship time (checked lazily: shipped or closed ones are skipped)."""
         self.overdue_by_category: dict[str, int] = {}
         self.overdue_by_merchant: dict[str, int] = {}
         self.overdue_changed: dict[str, int] = {}
@@ -178,7 +180,7 @@ class PartitionEngine:
             merchant_key(e["merchant_id"], e["livestream_id"]), 1, e["event_time"], 0, 0, 1.0, (BURST_WINDOW_MS,)
         )
         areas.apply_cohort_delta(self.ctx, state, (0.0, 0.0))
-        heapq.heappush(self.due, (state["promised"], e["order_id"]))
+        self.due.push(state["promised"], e["order_id"])
 
     def _apply(self, state: State, topic: str, e: Event) -> None:
         kind, t = e["event_type"], e["event_time"]
@@ -249,21 +251,22 @@ class PartitionEngine:
         only in memory and are rebuilt here before the first event."""
         for order_id in order_ids:
             state = self.orders[order_id]
-            heapq.heappush(self.expiry, (self._expires_at(state), True, order_id))
+            self.order_expiry.push(self._expires_at(state), order_id)
             if "paid" not in state:
                 continue
             if state.get("overdue"):
                 self._count_overdue(state, +1, state["upd"])
             elif state.get("shipped") is None and state.get("closed") is None:
-                heapq.heappush(self.due, (state["promised"], order_id))
+                self.due.push(state["promised"], order_id)
         for ticket_id in ticket_ids:
-            heapq.heappush(self.expiry, (self._expires_at(self.tickets[ticket_id]), False, ticket_id))
+            self.ticket_expiry.push(self._expires_at(self.tickets[ticket_id]), ticket_id)
 
     # -- overdue backlog --------------------------------------------------------------
     def _mark_overdue(self) -> None:
         wm = self.windows.watermark()
-        while self.due and wm is not None and self.due[0][0] < wm:
-            _, order_id = heapq.heappop(self.due)
+        if wm is None:
+            return
+        for _, order_id in self.due.pop_before(wm):
             state = self.current(self.orders, order_id)
             if state is None or state.get("shipped") is not None or state.get("closed") is not None:
                 continue
@@ -381,7 +384,7 @@ class PartitionEngine:
 
     # -- state expiry -----------------------------------------------------------------
     def _new_state(self, key: str, is_order: bool, t: int) -> State:
-        heapq.heappush(self.expiry, (t + self.config.state_ttl_ms, is_order, key))
+        (self.order_expiry if is_order else self.ticket_expiry).push(t + self.config.state_ttl_ms, key)
         return {"seen": [], "t": t}
 
     def _expires_at(self, state: State) -> int:
@@ -392,15 +395,18 @@ class PartitionEngine:
 
     def _expire(self) -> None:
         wm = self.windows.watermark()
-        while self.expiry and wm is not None and self.expiry[0][0] < wm:
-            _, is_order, key = heapq.heappop(self.expiry)
+        if wm is None:
+            return
+        due_now = [(t, True, key) for t, key in self.order_expiry.pop_before(wm)]
+        due_now += [(t, False, key) for t, key in self.ticket_expiry.pop_before(wm)]
+        for _, is_order, key in sorted(due_now):  # in the order one schedule of both would give
             table = self.orders if is_order else self.tickets
             state = self.current(table, key)
             if state is None:
                 continue
             due = self._expires_at(state)
             if due >= wm:
-                heapq.heappush(self.expiry, (due, is_order, key))
+                (self.order_expiry if is_order else self.ticket_expiry).push(due, key)
                 continue
             if is_order:
                 self._clear_overdue(state)

@@ -47,7 +47,7 @@ def test_rebuilt_engines_carry_on_like_the_originals() -> None:
             and not old.orders[d[1]].get("overdue")
         )
         assert fresh.overdue_by_merchant == old.overdue_by_merchant
-        assert {key for _, _, key in fresh.expiry} == set(old.orders) | set(old.tickets)
+        assert {key for _, key in (*fresh.order_expiry, *fresh.ticket_expiry)} == set(old.orders) | set(old.tickets)
         restarted.engines[p] = fresh
     for pipeline in (original, restarted):
         _feed(pipeline, records[half:])
