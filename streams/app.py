@@ -48,7 +48,7 @@ from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
-from streams.state_store import PartitionStates
+from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
 from streams.versioned import latest
 from topics.contract import (
@@ -101,12 +101,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)
     # one partition: a partition's partials and its progress markers must stay in order
     partials_topic = app.topic(window_partials_topic(settings).name, partitions=1, **raw)
-    orders = app.Table(ORDER_STATE, default=None, partitions=partitions)
-    tickets = app.Table(TICKET_STATE, default=None, partitions=partitions)
-    # open windows per input partition, and stage two's state (on the partials topic's one partition)
-    window_table = app.Table(WINDOW_STATE, default=None, partitions=partitions)
-    merge_table = app.Table("merge-state", default=None, partitions=1)
     persistent = settings.store == "rocksdb"
+    options = ROCKSDB_OPTIONS if persistent else None
+    orders = app.Table(ORDER_STATE, default=None, partitions=partitions, options=options)
+    tickets = app.Table(TICKET_STATE, default=None, partitions=partitions, options=options)
+    # open windows per input partition, and stage two's state (on the partials topic's one partition)
+    window_table = app.Table(WINDOW_STATE, default=None, partitions=partitions, options=options)
+    merge_table = app.Table("merge-state", default=None, partitions=1, options=options)
     # memory store: the engine works on the table's own dict, shared by the worker's partitions
     order_dict: dict[str, Any] = {} if persistent else orders.data.data  # type: ignore[attr-defined]
     ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
