@@ -87,6 +87,7 @@ def _time_by_counter(
     """Rate from the first consumed event to the last (or to `enough` of them), polling a counter every 0.2 s."""
     deadline = time.monotonic() + TIMEOUT_S
     first: tuple[float, float] | None = None
+    cpu_first = 0.0
     n, progress = 0.0, (time.monotonic(), 0.0)
     while time.monotonic() < deadline:
         for proc in procs:
@@ -96,6 +97,7 @@ def _time_by_counter(
         now = time.monotonic()
         if n > 0 and first is None:
             first = (now, n)
+            cpu_first = sum(_cpu_seconds(proc.pid) for proc in procs)
         if n >= total * enough:
             break
         if n > progress[1]:
@@ -105,7 +107,22 @@ def _time_by_counter(
         time.sleep(0.2)
     assert first is not None, "nothing was consumed"
     elapsed = time.monotonic() - first[0]
-    return {"events": int(n), "seconds": round(elapsed, 2), "events_per_s": round((n - first[1]) / max(elapsed, 1e-9))}
+    result = {
+        "events": int(n),
+        "seconds": round(elapsed, 2),
+        "events_per_s": round((n - first[1]) / max(elapsed, 1e-9)),
+    }
+    if procs:  # per core: the contenders' own CPU time over the same span (the broker shares the machine)
+        cpu = sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_first
+        result["cpu_seconds"] = round(cpu, 2)
+        result["events_per_cpu_s"] = round((n - first[1]) / max(cpu, 1e-9))
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _limit(bootstrap: str, total: int) -> dict[str, Any]:
@@ -269,12 +286,14 @@ def _delay_at(settings: Settings, backlog: int, rate: float, seconds: float, log
     try:
         _time_by_counter(lambda: _scrape_total(fresh.web_port, "cxkpi_events_consumed"), backlog, proc)
         time.sleep(2.0)  # the backlog's last batch
+        # made before the clock starts: generating them live took a share of the two cores the
+        # worker and the broker need, and the delay measured that contention
+        stream = list(
+            EventStream(scenario("steady"), seed=7, rate_per_s=ORDERS_PER_EVENT_S, max_events=int(rate * seconds * 1.2))
+        )
         before = _delay_buckets(fresh.web_port)
         sink = KafkaSink(settings.bootstrap)
         sent, start = 0, time.monotonic()
-        stream = EventStream(
-            scenario("steady"), seed=7, rate_per_s=ORDERS_PER_EVENT_S, max_events=int(rate * seconds * 2)
-        )
         try:
             for record in stream:  # at `rate` per wall-clock second: event-time pacing sends fewer early on
                 wait = start + sent / rate - time.monotonic()
@@ -376,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         if "cxkpi_two_workers" in results:
             ratios["two_workers/one_worker"] = round(results["cxkpi_two_workers"]["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
+        per_cpu = results["cxkpi_worker"].get("events_per_cpu_s")
+        for other in ("textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
+            if per_cpu and results.get(other, {}).get("events_per_cpu_s"):
+                ratios[f"per CPU second: cxkpi_worker/{other}"] = round(per_cpu / results[other]["events_per_cpu_s"], 3)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -392,11 +415,13 @@ def main(argv: list[str] | None = None) -> int:
                   f" coverage {check['coverage']}):", *check["differing"][:10], sep="\n  ")  # fmt: skip
         write_result(report, "")
         return 1
-    print("\n| contender | events/s | seconds | peak RSS MB | common subset |\n|---|---|---|---|---|")
+    print("\n| contender | events/s | per CPU second | seconds | peak RSS MB | common subset |")
+    print("|---|---|---|---|---|---|")
     for name, r in results.items():
         check = r.get("subset_check")
         same = f"equal, {check['windows_compared']} windows" if check else ("the reference" if name == "core" else "-")
-        print(f"| {name} | {r['events_per_s']:,} | {r['seconds']} | {r['peak_rss_mb']:.0f} | {same} |")
+        per_cpu = f"{r['events_per_cpu_s']:,}" if "events_per_cpu_s" in r else "-"
+        print(f"| {name} | {r['events_per_s']:,} | {per_cpu} | {r['seconds']} | {r['peak_rss_mb']:.0f} | {same} |")
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
     if delay:
