@@ -34,7 +34,7 @@ import orjson
 from faust.types import Message
 from prometheus_client import generate_latest
 
-from streams import state_writes
+from streams import heap, state_writes
 from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
 from streams.batch_delivery import BatchApp
@@ -358,6 +358,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for msg in batch:
             if msg.timestamp:
                 m.delay.observe(max(now - msg.timestamp, 0.0))
+        heap.after_batch()
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
@@ -448,6 +449,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     engine = engine_for(tp.partition)
                     engine.windows.set_idle(tp.topic)
                     await publish([engine])
+
+    @app.timer(interval=heap.FULL_COLLECTION_EVERY_S)
+    async def collect_cycles() -> None:
+        """Reference cycles that became garbage while frozen (see `streams.heap`)."""
+        found = heap.collect_all()
+        app.log.info("full garbage collection: %d unreachable objects", found)
 
     lag_series: set[tuple[str, str]] = set()
 
