@@ -61,11 +61,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     if not await self._in_order(tp, message):
                         continue
                     if message.topic in batch_topics:
+                        # unacked from the start: a rebalance beginning while this fetch is
+                        # collected waits for it (`wait_empty`) instead of passing it by
+                        self._unacked_messages.add(message)
                         batch.append(message)
                     else:  # changelogs, internal topics: their agents and tables as usual
                         await self.wait_first(self.callback(message), self.suspend_flow.wait())
+                batch = await self._current(batch)
                 if batch:
-                    self._unacked_messages |= set(batch)  # a rebalance or shutdown waits for them
                     # its own task: a cancelled fetcher leaves the batch to finish and ack
                     await asyncio.shield(asyncio.ensure_future(handler(batch)))
                 await asyncio.sleep(0)  # getmany may return at once, again and again
@@ -77,6 +80,28 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 raise
         finally:
             self.diag.unset_flag("CONSUMER_FETCHING")
+
+    async def _current(self, batch: list[Message]) -> list[Message]:
+        """Faust's `Stream` rule: a record fetched before the latest assignment, or while a
+        rebalance holds the flow, is not applied. Its partition may be another worker's now,
+        and a batch applied there would write stale state to that worker's changelogs. It
+        stays unacked, and where the partition is still this worker's the consumer seeks
+        back to it, so it comes again (the owner, else, reads it from the committed offset)."""
+        generation = self.app.consumer_generation_id
+        active = self.app.flow_control.is_active()
+        current = [m for m in batch if active and m.generation_id == generation]
+        if len(current) < len(batch):
+            stale = [m for m in batch if not (active and m.generation_id == generation)]
+            self._unacked_messages -= set(stale)
+            first: dict[TP, int] = {}
+            for m in stale:
+                first[m.tp] = min(m.offset, first.get(m.tp, m.offset))
+            assigned = self.assignment()
+            for tp, offset in first.items():
+                if tp in assigned:
+                    await self.seek(tp, offset)
+            self.log.warning("%d records fetched before a rebalance: not applied, read again", len(stale))
+        return current
 
     async def _in_order(self, tp: TP, message: Message) -> bool:
         """Faust's rule: a record before the read offset (one fetched before a seek back) is
