@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 ORDERS_PER_EVENT_S = 5.0
 RECORDS_PER_ORDER = 3.85
 """Records the steady scenario sends per paid order (measured), to turn a rate into a pace."""
-CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker", "cxkpi_agent_delivery")
+CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker", "cxkpi_subset", "cxkpi_agent_delivery")
 ENGINE_CONFIG = EngineConfig(window_sizes_ms=(60_000,), detailed_window_ms=(60_000,))
 """1-minute windows broken down by dimension (CXKPI_WINDOW_SIZES=60): the common subset's windows."""
 SETTLE_S = 10.0
@@ -399,6 +399,13 @@ def main(argv: list[str] | None = None) -> int:
             "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log"),
             "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
             "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log", reference),
+            # the common subset's KPIs only (CXKPI_KPIS), as Quix computes them, in its own group
+            "cxkpi_subset": lambda: _worker(
+                replace(settings, app_id=f"{settings.app_id}-subset", web_port=free_port(), kpis=subset.KPIS),
+                total,
+                work / "subset.log",
+                reference,
+            ),
             # Faust's per-record delivery through an agent, in its own group (from the start)
             "cxkpi_agent_delivery": lambda: _worker(
                 replace(settings, app_id=f"{settings.app_id}-agent", web_port=free_port(), delivery="agent"),
@@ -436,6 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         for other in ("textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
             if per_cpu and results.get(other, {}).get("events_per_cpu_s"):
                 ratios[f"per CPU second: cxkpi_worker/{other}"] = round(per_cpu / results[other]["events_per_cpu_s"], 3)
+    if "cxkpi_subset" in results and "quix_streams" in results:  # the same KPIs on both sides
+        sub, quix = results["cxkpi_subset"], results["quix_streams"]
+        ratios["cxkpi_subset/quix_streams"] = round(sub["events_per_s"] / quix["events_per_s"], 3)
+        if sub.get("events_per_cpu_s") and quix.get("events_per_cpu_s"):
+            ratios["per CPU second: cxkpi_subset/quix_streams"] = round(
+                sub["events_per_cpu_s"] / quix["events_per_cpu_s"], 3
+            )
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

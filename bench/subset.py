@@ -13,6 +13,9 @@ from typing import Any
 
 Subset = dict[str, tuple[float, float]]
 
+KPIS = ("time_to_ship_seconds", "help_requests_per_1k_orders", "first_response_seconds")
+"""The catalog KPIs the subset is read from: what a cxkpi worker computes with CXKPI_KPIS set to them."""
+
 WINDOW_MS = 60_000
 SHOWN = 20
 TAIL_MS = 15 * 60_000

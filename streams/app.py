@@ -95,7 +95,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     m = metrics or Metrics()
     sizes_ms = tuple(size * 1000 for size in settings.window_sizes_s)
     config = EngineConfig(
-        window_sizes_ms=sizes_ms, grace_ms=settings.grace_s * 1000, detailed_window_ms=(max(sizes_ms),)
+        window_sizes_ms=sizes_ms,
+        grace_ms=settings.grace_s * 1000,
+        detailed_window_ms=(max(sizes_ms),),
+        kpis=settings.kpis,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw", "key_serializer": "raw"}
     source = app.topic(*[t.name for t in INPUT_TOPICS], **raw)

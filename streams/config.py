@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from streams.kpis.catalog import KPI_BY_NAME, select_kpis
+
 DEFAULT_KAFKA_PORT = 9092
 STORES = ("memory", "rocksdb")
 DELIVERIES = ("batch", "agent")
@@ -56,6 +58,10 @@ class Settings:
     delivery: str = "batch"
     """How input records reach the KPI engine (CXKPI_DELIVERY): 'batch' (each fetch straight from
     the consumer, `streams.batch_delivery`) or 'agent' (Faust's per-record path, through an agent's stream)."""
+    kpis: tuple[str, ...] = tuple(KPI_BY_NAME)
+    """The windowed KPIs to compute (CXKPI_KPIS, comma-separated catalog names; unset: all).
+    `kpi.windows` then holds only these; bursts, backlog alerts, the guarantee view and the
+    Prometheus metrics are computed whatever it says."""
     state_dir: Path = Path(".cache/state")
     """Where a worker keeps its RocksDB tables (CXKPI_STATE_DIR); one folder per worker."""
     prometheus_port: int = 9090
@@ -103,6 +109,13 @@ def _sizes(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return sizes
 
 
+def _kpis(raw: str) -> tuple[str, ...]:
+    try:
+        return select_kpis(raw)
+    except ValueError as e:
+        raise SettingsError(f"CXKPI_KPIS={raw!r}: {e}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     defaults = Settings()
@@ -126,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
         store=env.get("CXKPI_STORE") or defaults.store,
         delivery=env.get("CXKPI_DELIVERY") or defaults.delivery,
+        kpis=_kpis(env.get("CXKPI_KPIS", "")),
         state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
@@ -171,6 +185,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
         "CXKPI_STORE": settings.store,
         "CXKPI_DELIVERY": settings.delivery,
+        "CXKPI_KPIS": ",".join(settings.kpis),
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.config import SettingsError, load_settings
+from streams.config import SettingsError, load_settings, worker_env
+from streams.kpis.catalog import KPI_BY_NAME
 
 
 def test_window_sizes_default_and_override() -> None:
@@ -16,6 +17,16 @@ def test_window_sizes_default_and_override() -> None:
 def test_bad_window_sizes_are_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match="CXKPI_WINDOW_SIZES"):
         load_settings({"CXKPI_WINDOW_SIZES": raw})
+
+
+def test_kpis_default_to_all_and_are_checked() -> None:
+    assert load_settings({}).kpis == tuple(KPI_BY_NAME)
+    chosen = load_settings({"CXKPI_KPIS": " first_response_seconds,orders_paid "}).kpis
+    assert chosen == ("orders_paid", "first_response_seconds")  # catalog order
+    with pytest.raises(SettingsError, match=r"CXKPI_KPIS.*unknown KPI time_to_ship[;,]"):
+        load_settings({"CXKPI_KPIS": "time_to_ship"})
+    settings = load_settings({"CXKPI_KPIS": "orders_paid"})
+    assert load_settings(worker_env(settings)).kpis == ("orders_paid",)
 
 
 def test_delivery_defaults_to_batch_and_is_checked() -> None:

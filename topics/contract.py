@@ -319,7 +319,7 @@ KPI_WINDOWS = Topic(
             "kpi.window",
             "A KPI's value over one event-time window.",
             (
-                Field("kpi", Kind.STRING, "KPI name (see docs/kpis.md)."),
+                Field("kpi", Kind.STRING, "KPI output name (the catalog, streams/kpis/catalog.py)."),
                 Field("dimensions", Kind.OBJECT, _DIMENSION_DOC),
                 _ts("window_start", "Window start (inclusive)."),
                 _ts("window_end", "Window end (exclusive)."),

@@ -1,6 +1,6 @@
 """Every windowed KPI: how it aggregates, its dimensions and when a window becomes final.
 
-One place for names: the engine, the `kpi.windows` records, the report and docs/kpis.md
+One place for names: the engine, the `kpi.windows` records, the report and the README
 follow from it. Aggregates are additive vectors, so partial windows from several
 partitions (and workers) merge by element-wise sum.
 """
@@ -166,6 +166,21 @@ KPIS: tuple[Kpi, ...] = (
 )
 
 KPI_BY_NAME = {k.name: k for k in KPIS}
+
+
+def select_kpis(names: str) -> tuple[str, ...]:
+    """The KPIs a comma-separated list names, in catalog order; '' (or only blanks) is all.
+
+    Raises ValueError naming what the catalog lacks, so a typo never quietly computes nothing."""
+    wanted = {name.strip() for name in names.split(",") if name.strip()}
+    if not wanted:
+        return tuple(KPI_BY_NAME)
+    unknown = sorted(wanted - KPI_BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"unknown KPI {', '.join(unknown)}; the catalog has {', '.join(KPI_BY_NAME)}")
+    return tuple(name for name in KPI_BY_NAME if name in wanted)
+
+
 SETTLE_HORIZONS_S = tuple(sorted({k.settle_s for k in KPIS}))
 TICKET_REASONS_FOR_DENOMINATOR = ("shipping", "refund", "product", "other")
 

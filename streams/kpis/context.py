@@ -44,13 +44,15 @@ class Context:
         metrics: MetricsSink,
         all_sizes: tuple[int, ...],
         detailed_sizes: tuple[int, ...],
+        kpis: tuple[str, ...] | None = None,
     ):
         self.windows = windows
         self.metrics = metrics
         self.all_sizes = all_sizes
         self.detailed_sizes = detailed_sizes
         # worked out once per KPI, not per update (formatting the keys anew was a third of the
-        # core's time): vector width, settle ms, and per dimension set its window sizes and key prefix
+        # core's time): vector width, settle ms, and per dimension set its window sizes and key prefix.
+        # A KPI left out of `kpis` has no plan: its updates stop at the lookup.
         self._plans = {
             kpi.name: (
                 kpi.width,
@@ -65,6 +67,7 @@ class Context:
                 ),
             )
             for kpi in KPI_BY_NAME.values()
+            if kpis is None or kpi.name in kpis
         }
 
     def _add(
@@ -76,7 +79,10 @@ class Context:
         amount: float,
         only: tuple[str, ...] | None = None,
     ) -> None:
-        width, settle_ms, routes = self._plans[kpi.name]
+        plan = self._plans.get(kpi.name)
+        if plan is None:
+            return
+        width, settle_ms, routes = plan
         add = self.windows.add
         for dims, sizes, prefix in routes:  # prefix: 'kpi|' or 'kpi|dim='
             if only is not None and dims != only:
@@ -115,6 +121,8 @@ class Context:
     def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
         kpi = KPI_BY_NAME[name]
         assert kpi.agg is Agg.HISTOGRAM
+        if kpi.name not in self._plans:
+            return
         self._add(kpi, values, t_ms, 0, 1.0)
         self._add(kpi, values, t_ms, 1, seconds)
         self._add(kpi, values, t_ms, 2 + bisect_left(kpi.buckets, seconds), 1.0)

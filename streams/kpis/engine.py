@@ -40,6 +40,9 @@ class EngineConfig:
     rejected as `implausible_time`: one skewed producer clock must not push the watermark
     past every open window. Measured against all topics, so consumer skew between topics
     in a backlog is no jump; a partition quiet for longer than this would need it raised."""
+    kpis: tuple[str, ...] | None = None
+    """The windowed KPIs to compute (catalog names); None computes all. Order and ticket state,
+    bursts, backlog alerts and the guarantee view do not depend on it."""
     state_ttl_ms: int = 30 * 24 * 3_600_000
     """Order and ticket state is dropped once the watermark is this far past its newest event
     (and an order's payment cohorts have settled). This is the dedup horizon: an event of an
@@ -62,7 +65,7 @@ class PartitionEngine:
         sizes = tuple(sorted({*self.config.window_sizes_ms, BURST_WINDOW_MS}))  # burst counts need 1 min
         self.windows = PartitionWindows(sizes, settles, self.config.grace_ms, tuple(t.name for t in INPUT_TOPICS))
         detailed = tuple(s for s in self.config.window_sizes_ms if s in self.config.detailed_window_ms)
-        self.ctx = Context(self.windows, self.metrics, self.config.window_sizes_ms, detailed)
+        self.ctx = Context(self.windows, self.metrics, self.config.window_sizes_ms, detailed, self.config.kpis)
         self.last_reject = Reject("implausible_time", "")
         self.rejected_parked: list[tuple[str, Event, int]] = []
         self.touched_orders: set[str] = set()

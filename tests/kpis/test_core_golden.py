@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import pytest
 
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
+from streams.kpis.catalog import KPI_BY_NAME
 from streams.kpis.engine import EngineConfig
 from streams.kpis.pipeline import LocalPipeline
 from tests.kpis_reference import batch_kpis
@@ -40,13 +42,39 @@ def records() -> list[tuple[str, bytes, bytes]]:
     return _records()
 
 
-@pytest.fixture(scope="module")
-def in_order(records: list[tuple[str, bytes, bytes]]) -> dict[tuple[str, str, int], tuple[int, float | None]]:
-    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+def _run(records: list[tuple[str, bytes, bytes]], config: EngineConfig) -> LocalPipeline:
+    pipeline = LocalPipeline(partitions=4, config=config)
     pipeline.feed(records)
     pipeline.finish()
-    assert pipeline.outcomes.get("rejected", 0) == 0
-    return _final_by_key(pipeline.windows)
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def full_run(records: list[tuple[str, bytes, bytes]]) -> LocalPipeline:
+    return _run(records, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def in_order(full_run: LocalPipeline) -> dict[tuple[str, str, int], tuple[int, float | None]]:
+    assert full_run.outcomes.get("rejected", 0) == 0
+    return _final_by_key(full_run.windows)
+
+
+def test_a_kpi_selection_computes_those_kpis_and_nothing_else(
+    records: list[tuple[str, bytes, bytes]], full_run: LocalPipeline, in_order: dict[Any, Any]
+) -> None:
+    """CXKPI_KPIS: the chosen KPIs' windows equal the full run's; no other KPI has a window;
+    alerts do not depend on the choice."""
+    chosen = ("time_to_ship_seconds", "help_requests_per_1k_orders", "first_response_seconds")
+    selected = _run(records, replace(CONFIG, kpis=chosen))
+    outputs = {output for name in chosen for output in KPI_BY_NAME[name].outputs()}
+    expected = {key: value for key, value in in_order.items() if key[0] in outputs}
+    assert len({key[0] for key in expected}) == len(outputs)  # every chosen output has windows
+    assert _final_by_key(selected.windows) == expected
+    assert {w["kpi"] for w in selected.provisional} <= outputs
+    assert selected.burst_alerts == full_run.burst_alerts
+    assert selected.overdue_alerts == full_run.overdue_alerts
+    assert selected.outcomes == full_run.outcomes
 
 
 def test_matches_batch_reference(records: list[tuple[str, bytes, bytes]], in_order: dict[Any, Any]) -> None:
