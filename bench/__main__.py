@@ -29,6 +29,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import subset
+from bench.live import LiveFeed
 from bench.subset import Subset
 from streams import localkafka
 from streams.admin import create_topics
@@ -276,43 +277,6 @@ def _delay_buckets(port: int) -> dict[float, float]:
     return {float(s.labels["le"]): s.value for s in samples if s.name.endswith("_bucket")}
 
 
-class LiveSink:
-    """The delay run's producer: librdkafka (`confluent_kafka`, which Quix Streams installs).
-
-    The generator's kafka-python sink costs about 130 us of CPU per record (measured
-    2026-11-27): at 2,500 records/s a third of one of the two cores the worker and the broker
-    need, and the delay then measured that contention. Keys go where Kafka's default
-    partitioner puts them (murmur2), as with every other producer here."""
-
-    def __init__(self, bootstrap: str):
-        from confluent_kafka import Producer  # type: ignore[import-untyped]
-
-        self.failed: list[str] = []
-        self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "partitioner": "murmur2_random"}
-        )
-
-    def _delivered(self, error: Any, _message: Any) -> None:
-        if error is not None:
-            self.failed.append(str(error))
-
-    def send(self, record: OutRecord) -> None:
-        while True:
-            try:
-                self._producer.produce(record.topic, value=record.value, key=record.key, on_delivery=self._delivered)
-                break
-            except BufferError:  # its queue is full: let it drain
-                self._producer.poll(0.05)
-        self._producer.poll(0)
-
-    def close(self) -> None:
-        left = self._producer.flush(30)
-        if left or self.failed:
-            raise RuntimeError(
-                f"the live feed lost records: {left} unsent, {len(self.failed)} failed {self.failed[:3]}"
-            )
-
-
 def _delay_at(settings: Settings, backlog: int, rate: float, seconds: float, log: Path) -> dict[str, Any]:
     """Event-to-metric delay of one worker fed live at `rate` events/s for `seconds`.
 
@@ -329,26 +293,14 @@ def _delay_at(settings: Settings, backlog: int, rate: float, seconds: float, log
             EventStream(scenario("steady"), seed=7, rate_per_s=ORDERS_PER_EVENT_S, max_events=int(rate * seconds * 1.2))
         )
         before = _delay_buckets(fresh.web_port)
-        sink = LiveSink(settings.bootstrap)
-        sent, start = 0, time.monotonic()
-        try:
-            for record in stream:  # at `rate` per wall-clock second: event-time pacing sends fewer early on
-                wait = start + sent / rate - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                sink.send(record)
-                sent += 1
-                if time.monotonic() - start >= seconds:
-                    break
-        finally:
-            sink.close()
-        elapsed = time.monotonic() - start
+        feed = LiveFeed(settings.bootstrap, rate)
+        feed.run(stream, seconds)
         time.sleep(3.0)  # the last batch
         after = _delay_buckets(fresh.web_port)
         live = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
         return {
             "target_events_per_s": round(rate),
-            "sent_events_per_s": round(sent / elapsed),
+            "sent_events_per_s": round(feed.sent / feed.elapsed),
             "backlog_events_first": backlog,
             "live_events": int(live.get(float("inf"), 0)),
             "delay_seconds": _delay_quantiles(live, (0.5, 0.99)),

@@ -1,9 +1,11 @@
 """`python -m bench.soak`: one worker fed live at a steady wall-clock rate for a bounded time.
 
-Starts its own broker on free loopback ports, a worker, and the `steady` scenario paced to
-`--rate` events per second (default 80% of `--max-rate`, the measured backlog throughput),
-then samples every 10 s: consumer lag, events consumed, worker RSS, table keys and error
-lines in the worker's log. It reports whether lag stayed bounded, the RSS slope and the
+Makes the `steady` scenario's records first (generating them live would take a share of
+the two cores the worker and the broker need), then starts its own broker on free loopback
+ports and a worker, and sends them at `--rate` records per wall-clock second (default 80%
+of `--max-rate`, the measured backlog throughput; `bench/live.py`). It samples every 10 s:
+consumer lag, events consumed, worker RSS, table keys and error lines in the worker's log.
+It reports whether lag stayed bounded, the RSS slope and the
 RSS per table key (state is kept 30 days of event time, so RSS grows with it; a leak shows
 as growing memory per key), and writes the samples to bench/results/soak-<date>.json.
 """
@@ -16,28 +18,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import ORDERS_PER_EVENT_S, RECORDS_PER_ORDER, write_result
+from bench.__main__ import DEFAULT_MAX_RATE, ORDERS_PER_EVENT_S, write_result
+from bench.live import LiveFeed
 from streams import localkafka
 from streams.admin import create_topics
 from streams.generator.scenarios import scenario
-from streams.generator.sinks import KafkaSink, paced
-from streams.generator.stream import EventStream, Faults, OutRecord
+from streams.generator.stream import EventStream, Faults
 from streams.localworker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 
 HERE = Path(__file__).resolve().parent
-
-
-def live_records(rate: float, seed: int, max_events: int, faults: Faults | None = None) -> Iterator[OutRecord]:
-    """The `steady` scenario paced to about `rate` records per wall-clock second."""
-    stream = EventStream(
-        scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=max_events, faults=faults or Faults()
-    )
-    return paced(stream, rate / (ORDERS_PER_EVENT_S * RECORDS_PER_ORDER))
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -52,29 +45,32 @@ def _slope(xs: list[float], ys: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--max-rate", type=float, default=4100.0, help="measured events/s of one worker")
+    parser.add_argument(
+        "--max-rate", type=float, default=DEFAULT_MAX_RATE, help="measured events/s of one worker (README)"
+    )
     parser.add_argument("--rate", type=float, help="events/s to send (default 80%% of --max-rate)")
     args = parser.parse_args(argv)
     rate = args.rate or 0.8 * args.max_rate
+    enough = int(rate * args.minutes * 60 * 1.1)  # more than the run can send
+    print(f"making {enough:,} records of 'steady'...", flush=True)
+    faults = Faults(dup_ratio=0.01)
+    records = list(
+        EventStream(scenario("steady"), seed=5, rate_per_s=ORDERS_PER_EVENT_S, max_events=enough, faults=faults)
+    )
     work = Path(tempfile.mkdtemp(prefix="cxkpi-soak-"))
     settings = own_broker_settings(work / "kafka", "cxkpi-soak")
     log = work / "worker.log"
     localkafka.start(settings)
     samples: list[dict[str, Any]] = []
-    sent = [0]
+    feed = LiveFeed(settings.bootstrap, rate)
     stop = threading.Event()
+    failed: list[BaseException] = []
 
     def produce() -> None:
-        enough = int(rate * args.minutes * 60 * 1.5)  # more than the run can send
-        sink = KafkaSink(settings.bootstrap)
         try:
-            for record in live_records(rate, seed=5, max_events=enough, faults=Faults(dup_ratio=0.01)):
-                if stop.is_set():
-                    break
-                sink.send(record)
-                sent[0] += 1
-        finally:
-            sink.close()
+            feed.run(records, args.minutes * 60, stop)
+        except BaseException as e:  # reported after the run: records the broker lost
+            failed.append(e)
 
     try:
         create_topics(settings)
@@ -88,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 port = settings.web_port
                 sample = {
                     "t_s": round(time.monotonic() - start, 1),
-                    "sent": sent[0],
+                    "sent": feed.sent,
                     "consumed": metric_sum(port, "cxkpi_events_consumed"),
                     "lag": metric_sum(port, "cxkpi_consumer_lag_records"),
                     "rss_mb": round(proc_status_mb(worker.pid, "VmRSS"), 1),
@@ -105,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             stop_worker(worker)
     finally:
         localkafka.stop(settings)
+    if failed:
+        raise RuntimeError(f"the live feed failed: {failed[0]}")
     half = samples[len(samples) // 2 :]
     minutes = [s["t_s"] / 60 for s in half]
     per_key = [s["rss_mb"] * 1024 / max(s["table_keys"], 1) for s in half]
