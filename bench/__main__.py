@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import subset
+from bench import subset, textbook_faust
 from bench.live import LiveFeed
 from bench.subset import Subset
 from streams import localkafka
@@ -200,9 +200,16 @@ def _time_module(
         proc.wait(30)
 
 
-def _textbook(settings: Settings, total: int, log: Path) -> dict[str, Any]:
+def _textbook(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        got: Subset = {}
+        for name, table in textbook_faust.WINDOWED.items():
+            changelog = read_to_end(settings.bootstrap, textbook_faust.changelog_topic(table))
+            got |= subset.from_faust_windows(name, ((m.key, m.value) for m in changelog))
+        return {"subset_check": subset.check(got, reference)}
+
     args = [settings.bootstrap, "{port}", str(log.parent / "textbook")]
-    return _time_module("bench.textbook_faust", args, total, log)
+    return _time_module("bench.textbook_faust", args, total, log, then=check)
 
 
 def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
@@ -348,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "limit": lambda: asyncio.run(_limit(settings.bootstrap, total)),
             "core": lambda: _core(records, reference),
-            "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log"),
+            "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log", reference),
             "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
             "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log", reference),
             # the common subset's KPIs only (CXKPI_KPIS), as Quix computes them, in its own group
@@ -395,13 +402,14 @@ def main(argv: list[str] | None = None) -> int:
         for other in ("textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
             if per_cpu and results.get(other, {}).get("events_per_cpu_s"):
                 ratios[f"per CPU second: cxkpi_worker/{other}"] = round(per_cpu / results[other]["events_per_cpu_s"], 3)
-    if "cxkpi_subset" in results and "quix_streams" in results:  # the same KPIs on both sides
-        sub, quix = results["cxkpi_subset"], results["quix_streams"]
-        ratios["cxkpi_subset/quix_streams"] = round(sub["events_per_s"] / quix["events_per_s"], 3)
-        if sub.get("events_per_cpu_s") and quix.get("events_per_cpu_s"):
-            ratios["per CPU second: cxkpi_subset/quix_streams"] = round(
-                sub["events_per_cpu_s"] / quix["events_per_cpu_s"], 3
-            )
+    for other in ("quix_streams", "textbook_faust", "limit"):  # the same KPIs on both sides
+        if "cxkpi_subset" in results and other in results:
+            sub, peer = results["cxkpi_subset"], results[other]
+            ratios[f"cxkpi_subset/{other}"] = round(sub["events_per_s"] / peer["events_per_s"], 3)
+            if sub.get("events_per_cpu_s") and peer.get("events_per_cpu_s"):
+                ratios[f"per CPU second: cxkpi_subset/{other}"] = round(
+                    sub["events_per_cpu_s"] / peer["events_per_cpu_s"], 3
+                )
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

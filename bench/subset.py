@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 Subset = dict[str, tuple[float, float]]
 
 KPIS = ("time_to_ship_seconds", "help_requests_per_1k_orders", "first_response_seconds")
@@ -44,6 +46,19 @@ def from_kpi_windows(records: Iterable[dict[str, Any]]) -> Subset:
 def from_quix(records: Iterable[dict[str, Any]]) -> Subset:
     """The last record per window (in topic order, as a compacted topic keeps it)."""
     return {f"{r['key']}|{r['start']}": (r["count"], r["total"]) for r in records}
+
+
+def from_faust_windows(name: str, changelog: Iterable[tuple[bytes, bytes | None]]) -> Subset:
+    """A Faust windowed table's changelog (JSON keys `[key, [start_s, end_s]]`, values
+    `[count, total]`), the last record per key: the table's final values."""
+    subset: Subset = {}
+    for raw_key, raw_value in changelog:
+        if raw_value is None:
+            continue
+        dims, (start_s, _) = orjson.loads(raw_key)
+        count, total = orjson.loads(raw_value)
+        subset[f"{name}|{dims}|{round(start_s * 1000)}"] = (count, total)
+    return subset
 
 
 def check(got: Subset, reference: Subset) -> dict[str, Any]:

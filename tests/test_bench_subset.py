@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.subset import agrees, check, from_kpi_windows, from_quix
+from bench.subset import agrees, check, from_faust_windows, from_kpi_windows, from_quix
 
 
 def _record(kpi: str, dims: dict[str, str], count: int, value: float | None, size: int = 60_000) -> dict[str, Any]:
@@ -39,3 +39,17 @@ def test_agreement_needs_equal_values_and_enough_windows() -> None:
     assert not agrees(check({"a|y|0": (2, 3.0), "a|x|0": (2, 3.0)}, reference))  # a window it lacks
     assert not agrees(check({"a|x|0": (2, 3.0)}, reference))  # a third of the windows only
     assert agrees(check({**quix, "help_requests|reason=r|60000": (4, 0.0)}, reference))  # no payments there
+
+
+def test_reads_the_last_value_per_window_from_a_faust_windowed_changelog() -> None:
+    window = b"[1699999980.0, 1700000039.9]"  # Faust's window range: start, end - 0.1 s
+    changelog = [
+        (b'["category=beauty", ' + window + b"]", b"[1, 2.5]"),
+        (b'["category=beauty", ' + window + b"]", b"[2, 4.0]"),  # later: the table's value now
+        (b'["", [1700000040.0, 1700000099.9]]', b"[1, 3.0]"),
+        (b'["category=food", ' + window + b"]", None),  # a deletion
+    ]
+    assert from_faust_windows("time_to_ship", changelog) == {
+        "time_to_ship|category=beauty|1699999980000": (2, 4.0),
+        "time_to_ship||1700000040000": (1, 3.0),
+    }
