@@ -17,17 +17,27 @@ from typing import Any
 
 from streams.kpis.pipeline import partition_of
 
+MAX_RECORD_BYTES = 1_048_576
+"""Kafka's default for a record batch (`max.message.bytes`) and the producer's request
+(`max_request_size`): a batch builder takes a first record of any size, so the size is
+checked here, where the error can name the topic, not by the broker after the fact."""
+
 
 class Outbox:
-    def __init__(self, producer: Callable[[], Any]):
+    def __init__(self, producer: Callable[[], Any], max_record_bytes: int = MAX_RECORD_BYTES):
         self._producer = producer
         """Returns the `AIOKafkaProducer` (created by Faust when the app starts)."""
+        self.max_record_bytes = max_record_bytes
         self._pending: dict[tuple[str, int], list[Any]] = {}  # (topic, partition) -> BatchBuilders, in order
         self._partitions: dict[str, int] = {}  # topic -> its partition count, for keyed records
 
     async def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record; without a partition it goes where Kafka's default partitioner
-        puts its key (murmur2), or to a random partition without a key, as a producer would."""
+        puts its key (murmur2), or to a random partition without a key, as a producer would.
+        A record larger than `max_record_bytes` raises ValueError and is not queued."""
+        size = len(key or b"") + len(value or b"")
+        if size > self.max_record_bytes:
+            raise ValueError(f"a record for {topic} is {size} bytes, over the {self.max_record_bytes} Kafka takes")
         if partition is None:
             count = self._partitions.get(topic)
             if count is None:
@@ -37,8 +47,7 @@ class Outbox:
         if builders and builders[-1].append(timestamp=None, key=key, value=value) is not None:
             return
         builder = self._producer().create_batch()  # the first, or the last one is full
-        if builder.append(timestamp=None, key=key, value=value) is None:
-            raise ValueError(f"a record for {topic} is larger than a producer batch ({len(value or b'')} bytes)")
+        builder.append(timestamp=None, key=key, value=value)  # an empty batch takes any record
         builders.append(builder)
 
     async def submit(self) -> list[asyncio.Future[Any]]:
