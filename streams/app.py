@@ -91,6 +91,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         broker_credentials=faust_credentials(settings),
         broker_session_timeout=float(settings.session_timeout_s),
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        stream_processing_timeout=float(settings.stall_timeout_s),
     )
     m = metrics or Metrics()
     sizes_ms = tuple(size * 1000 for size in settings.window_sizes_s)

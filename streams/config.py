@@ -68,6 +68,10 @@ class Settings:
     """Where the demo's Prometheus listens on 127.0.0.1 (CXKPI_PROMETHEUS_PORT)."""
     alertmanager_port: int = 9097
     """Where the demo's Alertmanager listens on 127.0.0.1 (CXKPI_ALERTMANAGER_PORT); 9093 is Kafka's controller."""
+    stall_timeout_s: int = 300
+    """How long a partition with records waiting may go without one processed before the worker
+    logs it as stalled, an ERROR naming the partition (CXKPI_STALL_TIMEOUT_SECONDS; Faust's
+    `stream_processing_timeout`)."""
     session_timeout_s: int = 30
     """Consumer-group session timeout (CXKPI_SESSION_TIMEOUT_SECONDS): how long a crashed worker's
     partitions wait before the group gives them to another."""
@@ -144,6 +148,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
         session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
+        stall_timeout_s=_int(env, "CXKPI_STALL_TIMEOUT_SECONDS", defaults.stall_timeout_s),
         security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
         sasl_mechanism=(env.get("CXKPI_SASL_MECHANISM") or defaults.sasl_mechanism).upper(),
         sasl_username=env.get("CXKPI_SASL_USERNAME", ""),
@@ -161,6 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"CXKPI_STORE={settings.store!r}: choose one of {', '.join(STORES)}")
     if settings.delivery not in DELIVERIES:
         raise SettingsError(f"CXKPI_DELIVERY={settings.delivery!r}: choose one of {', '.join(DELIVERIES)}")
+    if settings.stall_timeout_s <= 0:
+        raise SettingsError(f"CXKPI_STALL_TIMEOUT_SECONDS={settings.stall_timeout_s}: a number of seconds above 0")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
         port = getattr(settings, port_field)
         if not 0 < port < 65536:
@@ -189,6 +196,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),
+        "CXKPI_STALL_TIMEOUT_SECONDS": str(settings.stall_timeout_s),
         "CXKPI_SECURITY_PROTOCOL": settings.security_protocol,
         "CXKPI_SASL_MECHANISM": settings.sasl_mechanism,
         "CXKPI_SASL_USERNAME": settings.sasl_username,

@@ -34,3 +34,11 @@ def test_delivery_defaults_to_batch_and_is_checked() -> None:
     assert load_settings({"CXKPI_DELIVERY": "agent"}).delivery == "agent"
     with pytest.raises(SettingsError, match="CXKPI_DELIVERY"):
         load_settings({"CXKPI_DELIVERY": "batches"})
+
+
+def test_stall_timeout_defaults_to_five_minutes_and_must_be_positive() -> None:
+    assert load_settings({}).stall_timeout_s == 300
+    settings = load_settings({"CXKPI_STALL_TIMEOUT_SECONDS": "20"})
+    assert load_settings(worker_env(settings)).stall_timeout_s == 20
+    with pytest.raises(SettingsError, match="CXKPI_STALL_TIMEOUT_SECONDS"):
+        load_settings({"CXKPI_STALL_TIMEOUT_SECONDS": "0"})

@@ -1,0 +1,54 @@
+"""Faust's stall watchdog under a worker that is busy but keeps going: while a backlog
+drains for longer than the stall timeout, no partition may be reported as stalled.
+
+The watchdog (`verify_event_path`, every 2.5 commit intervals) takes a partition whose fetch
+position is behind its high-water mark, and whose stream took no record for
+`stream_processing_timeout`, as stalled. Batch delivery bypasses the `Stream` whose progress
+it reads; before it noted its own, a soak logged every partition as stalled after 5 min."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from streams import localkafka
+from streams.admin import create_topics
+from streams.generator.scenarios import scenario
+from streams.generator.stream import EventStream
+from streams.localworker import start_worker, stop_worker
+from tests.integration.support import own_broker_settings, produce, wait_for_count
+
+pytestmark = pytest.mark.kafka
+
+STALL_S = 3
+BACKLOG = 120_000
+"""Records preloaded: at a few thousand per second the worker drains them for longer than
+`STALL_S` plus three rounds of the watchdog (7 s each)."""
+STALLED = ("has not started processing", "stopped processing")
+
+
+@pytest.mark.parametrize("delivery", ["batch", "agent"])
+def test_a_worker_draining_a_backlog_reports_no_stall(tmp_path: Path, delivery: str) -> None:
+    settings = own_broker_settings(
+        tmp_path / "kafka", f"cxkpi-stall-{delivery}", CXKPI_DELIVERY=delivery, CXKPI_STALL_TIMEOUT_SECONDS=str(STALL_S)
+    )
+    log = tmp_path / "worker.log"
+    localkafka.start(settings)
+    worker = None
+    try:
+        create_topics(settings)
+        produce(settings, EventStream(scenario("steady"), seed=3, rate_per_s=5.0, max_events=BACKLOG))
+        worker = start_worker(settings, log)
+        started = time.monotonic()
+        wait_for_count(settings.web_port, "cxkpi_events_consumed", BACKLOG, 600, log)
+        took = time.monotonic() - started
+        print(f"\n{delivery}: drained {BACKLOG:,} records in {took:.1f} s")
+        assert worker.poll() is None, log.read_text()[-3000:]
+        stalled = [line for line in log.read_text().splitlines() if any(s in line for s in STALLED)]
+        assert not stalled, "\n".join(stalled[:5])
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        localkafka.stop(settings)
