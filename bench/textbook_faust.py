@@ -83,6 +83,16 @@ def build(bootstrap: str, web_port: int, datadir: str) -> faust.App:
     def source(topic: str) -> Any:
         return app.topic(topic, key_type=bytes, key_serializer="raw", value_serializer="json")
 
+    def complete(table: Any, key: str, half: str, value: Any, other: str) -> dict[str, Any] | None:
+        """Notes one half of a pair (the first of each kind counts; a half that comes before its
+        other waits in `table`); returns the pair when this half completes it, else None."""
+        pair = table.get(key) or {}
+        if half in pair:
+            return None
+        pair[half] = value
+        table[key] = pair
+        return pair if other in pair else None
+
     async def shipped(order: dict[str, Any]) -> None:
         """Both halves are in: payment to first shipment, to the category's windows."""
         t_paid, category = order["paid"]
@@ -95,10 +105,8 @@ def build(bootstrap: str, web_port: int, datadir: str) -> faust.App:
             consumed.inc()
             if event["event_type"] != "order.paid" or event["presale"]:
                 continue
-            order = orders.get(event["order_id"]) or {}
-            order["paid"] = [event["event_time"], event["category"]]
-            orders[event["order_id"]] = order
-            if "shipped" in order:
+            paid = [event["event_time"], event["category"]]
+            if order := complete(orders, event["order_id"], "paid", paid, "shipped"):
                 await shipped(order)
 
     @app.agent(source(SHIPMENTS.name))
@@ -107,34 +115,22 @@ def build(bootstrap: str, web_port: int, datadir: str) -> faust.App:
             consumed.inc()
             if event["event_type"] != "shipment.shipped":
                 continue
-            order = orders.get(event["order_id"]) or {}
-            if "shipped" in order:  # the first shipment counts
-                continue
-            order["shipped"] = event["event_time"]
-            orders[event["order_id"]] = order
-            if "paid" in order:
+            if order := complete(orders, event["order_id"], "shipped", event["event_time"], "paid"):
                 await shipped(order)
 
     @app.agent(source(SUPPORT_TICKETS.name))
     async def on_tickets(stream: Any) -> None:
         async for event in stream:
             consumed.inc()
-            kind, ticket_id = event["event_type"], event["ticket_id"]
+            kind, ticket_id, t = event["event_type"], event["ticket_id"], event["event_time"]
             if kind == "ticket.opened":
-                await by_reason.send(key=event["reason"], value={"t": event["event_time"]})
-                ticket = tickets.get(ticket_id) or {}
-                ticket["opened"] = event["event_time"]
+                await by_reason.send(key=event["reason"], value={"t": t})
+                ticket = complete(tickets, ticket_id, "opened", t, "answered")
             elif kind == "ticket.first_response":
-                ticket = tickets.get(ticket_id) or {}
-                if "answered" in ticket:
-                    continue
-                ticket["answered"] = event["event_time"]
+                ticket = complete(tickets, ticket_id, "answered", t, "opened")
             else:
                 continue
-            tickets[ticket_id] = ticket
-            if "opened" in ticket and "answered" in ticket and not ticket.get("sent"):
-                ticket["sent"] = True
-                tickets[ticket_id] = ticket
+            if ticket:
                 seconds = max(ticket["answered"] - ticket["opened"], 0) / 1000.0
                 await responses.send(key="all", value={"t": ticket["answered"], "s": seconds})
 
