@@ -317,6 +317,20 @@ def _delay_at(settings: Settings, backlog: int, rate: float, seconds: float, log
         stop_worker(proc)
 
 
+def _ratios(results: dict[str, Any], name: str, others: tuple[str, ...]) -> dict[str, float]:
+    """`name`'s rate over each other contender that ran: by the clock, then per CPU second
+    where both have it (the limit runs in the bench process and has none)."""
+    ran = [other for other in others if other in results]
+    mine = results[name]
+    by_clock = {f"{name}/{o}": round(mine["events_per_s"] / results[o]["events_per_s"], 3) for o in ran}
+    per_cpu = {
+        f"per CPU second: {name}/{o}": round(mine["events_per_cpu_s"] / results[o]["events_per_cpu_s"], 3)
+        for o in ran
+        if mine.get("events_per_cpu_s") and results[o].get("events_per_cpu_s")
+    }
+    return by_clock | per_cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="records in the data set (default 200,000)")
@@ -389,27 +403,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cxkpi_delay: {delay}", flush=True)
     finally:
         localkafka.stop(settings)
-    ratios = {}
+    ratios: dict[str, float] = {}
     if "cxkpi_worker" in results:
-        cx = results["cxkpi_worker"]["events_per_s"]
-        for other in ("limit", "textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
-            if other in results:
-                ratios[f"cxkpi_worker/{other}"] = round(cx / results[other]["events_per_s"], 3)
+        others = ("limit", "textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers")
+        ratios |= _ratios(results, "cxkpi_worker", others)
         if "cxkpi_two_workers" in results:
+            cx = results["cxkpi_worker"]["events_per_s"]
             ratios["two_workers/one_worker"] = round(results["cxkpi_two_workers"]["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
-        per_cpu = results["cxkpi_worker"].get("events_per_cpu_s")
-        for other in ("textbook_faust", "quix_streams", "cxkpi_agent_delivery", "cxkpi_two_workers"):
-            if per_cpu and results.get(other, {}).get("events_per_cpu_s"):
-                ratios[f"per CPU second: cxkpi_worker/{other}"] = round(per_cpu / results[other]["events_per_cpu_s"], 3)
-    for other in ("quix_streams", "textbook_faust", "limit"):  # the same KPIs on both sides
-        if "cxkpi_subset" in results and other in results:
-            sub, peer = results["cxkpi_subset"], results[other]
-            ratios[f"cxkpi_subset/{other}"] = round(sub["events_per_s"] / peer["events_per_s"], 3)
-            if sub.get("events_per_cpu_s") and peer.get("events_per_cpu_s"):
-                ratios[f"per CPU second: cxkpi_subset/{other}"] = round(
-                    sub["events_per_cpu_s"] / peer["events_per_cpu_s"], 3
-                )
+    if "cxkpi_subset" in results:  # the same KPIs on both sides
+        ratios |= _ratios(results, "cxkpi_subset", ("quix_streams", "textbook_faust", "limit"))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
