@@ -16,6 +16,8 @@ Events are acked only after their batch was applied and all its writes acknowled
 commit marker carries the input offsets the state stands at, and each record is checked
 against them (`streams.offsets`): a replayed one is skipped, and one past a record that was
 never applied seeks the consumer back to it, whatever the group's committed offset says.
+Under `exactly_once` each batch (and each batch of partials) commits its outputs, state and
+input offsets in one Kafka transaction (`streams.transactions`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,6 +41,7 @@ from streams import heap, state_writes
 from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
 from streams.batch_delivery import BatchApp
+from streams.committed_reads import MarkerAwareRecovery
 from streams.config import Settings
 from streams.kafka_security import faust_credentials
 from streams.kpis.engine import EngineConfig, PartitionEngine
@@ -50,6 +54,7 @@ from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_al
 from streams.outputs.metrics import Metrics
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
+from streams.transactions import Transactions, next_offsets
 from streams.versioned import latest
 from topics.contract import (
     CATEGORIES,
@@ -179,9 +184,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         return stage[0]
 
     in_flight: list[Any] = []  # delivery futures since the last `delivered()`
+    transactions: Transactions | None = None
+    if settings.guarantee == "exactly_once":
+        app.transactional = True
+        transactional_id = settings.transactional_id or f"{settings.app_id}-{socket.gethostname()}-{settings.web_port}"
+        transactions = Transactions(
+            lambda: app.producer._new_producer(transactional_id=transactional_id),  # type: ignore[attr-defined]
+            group_id=settings.app_id,  # Faust's consumer group is the app id
+            generation=lambda: app.consumer_generation_id,
+            ended=lambda outcome: m.transactions.labels(outcome).inc(),
+        )
+
+    def producer() -> Any:
+        """The aiokafka producer the outbox hands batches to: Faust's, or the transactional one."""
+        return transactions.producer if transactions else app.producer._ensure_producer()  # type: ignore[attr-defined]
+
+    def in_transaction(offsets: dict[Any, int]) -> contextlib.AbstractAsyncContextManager[None]:
+        """Exactly-once: what the block sends and the group's `offsets` commit together."""
+        if transactions is None:
+            return contextlib.nullcontext()
+        return transactions.transaction(offsets, delivered)
+
     # whole batches straight to the transport producer: Faust's send_soon buffer drains one
     # message at a time, and even its direct send costs a call and a future per record
-    outbox = Outbox(lambda: app.producer._ensure_producer())  # type: ignore[attr-defined]
+    outbox = Outbox(producer)
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         await outbox.add(topic, key, value, partition)
@@ -197,7 +223,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         followed by a commit of the offsets that produced it, so the worker crashes (exit
         code != 0) and its restart replays from the last commit."""
         await submit()
-        await app.producer.flush()
+        await producer().flush()
         futures = in_flight[:]
         in_flight.clear()
         for fut in futures:
@@ -233,12 +259,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         records serialized at send time are the batch's."""
         assert engines_busy.locked(), "publish without engines_busy"
         touched = [await send_outputs(engine) for engine in batch_engines]
-        await delivered()
+        if transactions is None:  # in a transaction all of it commits at once
+            await delivered()
         batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
         for phase in state_writes.in_order(batch):
             for partition, (table, key, value) in phase:
                 await write_state(state_tables[table], {key: value}, partition)
-            await delivered()
+            if transactions is None:
+                await delivered()
         for engine in batch_engines:
             for states in (engine.orders, engine.tickets):
                 if isinstance(states, PartitionStates):
@@ -309,7 +337,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """One fetch's input records, straight from the consumer: applied, published, then acked.
         An error stops the worker with the batch unacked."""
         async with fatal("kpi_events"):
-            async with engines_busy:
+            async with engines_busy, in_transaction(next_offsets(batch)):
                 await apply_batch(batch)
             for msg in batch:
                 app.consumer.ack(msg)
@@ -370,11 +398,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await merge_partials(stream)
 
     async def merge_partials(stream: Any) -> None:
-        async for event in stream.events():
+        # exactly-once: a transaction per batch of partials, not per record (a commit costs
+        # several round trips to the broker: 50 records/s one by one)
+        batches = (
+            stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S)
+            if transactions is not None
+            else ([event] async for event in stream.events())
+        )
+        async for batch in batches:
             try:
-                await merge_one(event)
+                async with in_transaction(next_offsets(event.message for event in batch)):
+                    for event in batch:
+                        await merge_one(event)
             except BaseException:
-                event.message.incref()  # never acked: the restart reads it again (see apply_batches)
+                for event in batch:
+                    event.message.incref()  # never acked: the restart reads it again (see apply_batches)
                 raise
 
     async def merge_one(event: Any) -> None:
@@ -403,7 +441,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 m.bursting.set(len(two.bursts.active))
         for topic, key, value in outputs:
             await send(topic, key.encode(), value)
-        if outputs:  # outputs before the state that says they were sent (see publish)
+        if outputs and transactions is None:  # outputs before the state that says they were sent (see publish)
             await delivered()
         await write_state(merge_table, two.drain_changes(), 0)
         await submit()
@@ -449,10 +487,34 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for tp in quiet:
             end, position = ends.get(tp), await next_offset(tp)
             if end is not None and position is not None and position >= end:
-                async with engines_busy:
+                async with engines_busy, in_transaction({}):
                     engine = engine_for(tp.partition)
                     engine.windows.set_idle(tp.topic)
                     await publish([engine])
+
+    markers = MarkerAwareRecovery()
+
+    watching: list[asyncio.Future[None]] = []  # the one `watch_recovery` task, from the first assignment on
+
+    async def watch_recovery() -> None:
+        """Runs from the first assignment on (Faust starts timers and tasks only after recovery).
+        Starts the transactional producer, so that the broker aborts at once what a predecessor
+        under this id left open, and ends the recovery of changelogs that end with a
+        transaction marker (`streams.committed_reads`)."""
+        async with fatal("watch_recovery"):
+            if transactions is not None:
+                await transactions.start()
+            while not app.should_stop:
+                for tp in await markers.check(app):
+                    app.log.info("%s-%s: recovered to its end (a transaction marker)", tp.topic, tp.partition)
+                await asyncio.sleep(1.0)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_watching(sender: Any, **kwargs: Any) -> None:
+        for task in watching:
+            task.cancel()
+        if transactions is not None:
+            await transactions.stop()
 
     @app.timer(interval=heap.FULL_COLLECTION_EVERY_S)
     async def collect_cycles() -> None:
@@ -470,6 +532,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         changelog partitions, so rebuilding it from the table would read stale entries. A
         partition that left is rebuilt from the tables (recovered afresh) if it comes back."""
         m.rebalances.inc()
+        if not watching or watching[0].done():
+            watching[:] = [asyncio.ensure_future(watch_recovery())]
         owned = {tp.partition for tp in assigned if tp.topic in input_names}
         m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
         for partition in set(engines) - owned:

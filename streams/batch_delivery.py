@@ -25,6 +25,8 @@ import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
+from streams.committed_reads import ReadCommittedThread
+
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
@@ -35,6 +37,9 @@ class BatchApp(faust.App):
 
     batch_handler: BatchHandler | None = None
     batch_topics: frozenset[str] = frozenset()
+    transactional = False
+    """Exactly-once (`streams.transactions`): consume with the `read_committed` isolation level
+    (`streams.committed_reads`), and leave the offsets to each batch's transaction."""
 
     def deliver_in_batches(self, topics: Collection[str], handler: BatchHandler) -> None:
         """Hand the records of `topics` to `handler`; their agents then get none (they stay
@@ -46,6 +51,20 @@ class BatchApp(faust.App):
 
 
 class BatchConsumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        if getattr(self.app, "transactional", False):
+            return ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+        return super()._new_consumer_thread()
+
+    async def _commit(self, offsets: Any) -> bool:
+        """Transactional: each batch's transaction committed its offsets already. Faust's own
+        commit of the same offsets, outside it, could land after a later transaction's and move
+        the group's offset back (a replay the state skips, but work for nothing); its
+        bookkeeping (`tables.on_commit`, the committed offsets it remembers) goes on."""
+        if getattr(self.app, "transactional", False):
+            return True
+        return bool(await super()._commit(offsets))
+
     async def _drain_messages(self, fetcher: Any) -> None:  # the fetcher's one long task
         app = self.app
         handler = app.batch_handler if isinstance(app, BatchApp) else None

@@ -12,6 +12,7 @@ from streams.kpis.catalog import KPI_BY_NAME, select_kpis
 DEFAULT_KAFKA_PORT = 9092
 STORES = ("memory", "rocksdb")
 DELIVERIES = ("batch", "agent")
+GUARANTEES = ("at_least_once", "exactly_once")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -58,6 +59,15 @@ class Settings:
     delivery: str = "batch"
     """How input records reach the KPI engine (CXKPI_DELIVERY): 'batch' (each fetch straight from
     the consumer, `streams.batch_delivery`) or 'agent' (Faust's per-record path, through an agent's stream)."""
+    guarantee: str = "at_least_once"
+    """Processing guarantee (CXKPI_PROCESSING_GUARANTEE): 'at_least_once' (state and upserted outputs
+    exact after any crash, rejects and alerts possibly repeated) or 'exactly_once' (each batch's
+    outputs, state and input offsets in one Kafka transaction; needs batch delivery).
+    docs/reliability.md says what each promises."""
+    transactional_id: str = ""
+    """Kafka transactional id under exactly_once (CXKPI_TRANSACTIONAL_ID; unset: app id, host name
+    and web port). Unique per running worker and the same when it restarts, so that the restart
+    fences its predecessor and aborts the transaction a crash left open."""
     kpis: tuple[str, ...] = tuple(KPI_BY_NAME)
     """The windowed KPIs to compute (CXKPI_KPIS, comma-separated catalog names; unset: all).
     `kpi.windows` then holds only these; bursts, backlog alerts, the guarantee view and the
@@ -143,6 +153,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
         store=env.get("CXKPI_STORE") or defaults.store,
         delivery=env.get("CXKPI_DELIVERY") or defaults.delivery,
+        guarantee=(env.get("CXKPI_PROCESSING_GUARANTEE") or defaults.guarantee).lower(),
+        transactional_id=env.get("CXKPI_TRANSACTIONAL_ID", ""),
         kpis=_kpis(env.get("CXKPI_KPIS", "")),
         state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
@@ -166,6 +178,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"CXKPI_STORE={settings.store!r}: choose one of {', '.join(STORES)}")
     if settings.delivery not in DELIVERIES:
         raise SettingsError(f"CXKPI_DELIVERY={settings.delivery!r}: choose one of {', '.join(DELIVERIES)}")
+    if settings.guarantee not in GUARANTEES:
+        raise SettingsError(f"CXKPI_PROCESSING_GUARANTEE={settings.guarantee!r}: choose one of {', '.join(GUARANTEES)}")
+    if settings.guarantee == "exactly_once" and settings.delivery != "batch":
+        raise SettingsError("CXKPI_PROCESSING_GUARANTEE=exactly_once needs CXKPI_DELIVERY=batch")
     if settings.stall_timeout_s <= 0:
         raise SettingsError(f"CXKPI_STALL_TIMEOUT_SECONDS={settings.stall_timeout_s}: a number of seconds above 0")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
@@ -192,6 +208,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_WINDOW_SIZES": ",".join(str(size) for size in settings.window_sizes_s),
         "CXKPI_STORE": settings.store,
         "CXKPI_DELIVERY": settings.delivery,
+        "CXKPI_PROCESSING_GUARANTEE": settings.guarantee,
+        "CXKPI_TRANSACTIONAL_ID": settings.transactional_id,
         "CXKPI_KPIS": ",".join(settings.kpis),
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),

@@ -42,3 +42,15 @@ def test_stall_timeout_defaults_to_five_minutes_and_must_be_positive() -> None:
     assert load_settings(worker_env(settings)).stall_timeout_s == 20
     with pytest.raises(SettingsError, match="CXKPI_STALL_TIMEOUT_SECONDS"):
         load_settings({"CXKPI_STALL_TIMEOUT_SECONDS": "0"})
+
+
+def test_processing_guarantee_defaults_to_at_least_once_and_is_checked() -> None:
+    assert load_settings({}).guarantee == "at_least_once"
+    settings = load_settings({"CXKPI_PROCESSING_GUARANTEE": "EXACTLY_ONCE", "CXKPI_TRANSACTIONAL_ID": "w1"})
+    assert (settings.guarantee, settings.transactional_id) == ("exactly_once", "w1")
+    again = load_settings(worker_env(settings))
+    assert (again.guarantee, again.transactional_id) == ("exactly_once", "w1")
+    with pytest.raises(SettingsError, match="CXKPI_PROCESSING_GUARANTEE"):
+        load_settings({"CXKPI_PROCESSING_GUARANTEE": "exactly-once"})
+    with pytest.raises(SettingsError, match="needs CXKPI_DELIVERY=batch"):
+        load_settings({"CXKPI_PROCESSING_GUARANTEE": "exactly_once", "CXKPI_DELIVERY": "agent"})

@@ -42,6 +42,7 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_consumer_lag_records": ("topic", "partition"),
     "cxkpi_table_keys": ("table",),
     "cxkpi_rebalances": (),
+    "cxkpi_transactions": ("outcome",),
     "cxkpi_input_partitions_owned": (),
     "cxkpi_window_value": ("kpi", "window"),
     "cxkpi_window_end_timestamp_seconds": ("kpi", "window"),
@@ -188,6 +189,14 @@ class Metrics:
             "Partition assignments this worker received (consumer group rebalances).",
             registry=r,
         )
+        self.transactions = Counter(
+            f"{NS}_transactions",
+            "Kafka transactions ended, by outcome (committed, aborted); 0 unless exactly_once.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("committed", "aborted"):
+            self.transactions.labels(outcome)
         self.partitions_owned = Gauge(
             f"{NS}_input_partitions_owned", "Input topic partitions assigned to this worker.", registry=r
         )

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from streams import localkafka
@@ -24,6 +25,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults, OutRecord
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
+from streams.topic_reader import read_to_end
 from tests.conftest import free_port
 from tests.integration.support import (
     metric_sum,
@@ -33,6 +35,7 @@ from tests.integration.support import (
     wait_for_count,
     wait_for_windows,
 )
+from topics.contract import REJECTS, SHIPPING_ALERTS
 
 pytestmark = pytest.mark.kafka
 
@@ -98,7 +101,29 @@ def partly_loaded(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def test_kill_9_mid_scenario_then_restart(loaded: dict[str, Any], reference: LocalPipeline, delay_s: float) -> None:
     """Killed as the counter crosses 40% (a batch is being applied, its state writes follow)
     and at moments further into the worker's cycle."""
-    settings, log = loaded["settings"], loaded["dir"] / "worker.log"
+    _kill_9_then_restart(loaded["settings"], loaded, reference, delay_s)
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.6])
+def test_kill_9_under_exactly_once(loaded: dict[str, Any], reference: LocalPipeline, delay_s: float) -> None:
+    """Exactly-once: besides equal windows, the outputs that are not upserts hold no repeat. Each
+    bad record is dead-lettered once (at least once would re-send those of the batch the kill
+    cut short), and no alert appears twice. Read as a `read_committed` consumer would."""
+    settings = replace(loaded["settings"], guarantee="exactly_once")
+    assert _kill_9_then_restart(settings, loaded, reference, delay_s) > 0, "no transaction committed"
+    committed = {"isolation_level": "read_committed"}
+    rejects = [orjson.loads(r.value) for r in read_to_end(settings.bootstrap, REJECTS.name, **committed)]
+    sources = [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rejects]
+    assert len(sources) == len(set(sources)), f"{len(sources) - len(set(sources))} rejects sent twice"
+    assert len(sources) == reference.outcomes["rejected"] + reference.rejected_later
+    alerts = [r.value for r in read_to_end(settings.bootstrap, SHIPPING_ALERTS.name, **committed)]
+    assert alerts, "the scenario raises alerts"
+    assert len(alerts) == len(set(alerts)), f"{len(alerts) - len(set(alerts))} alerts sent twice"
+
+
+def _kill_9_then_restart(settings: Settings, loaded: dict[str, Any], reference: LocalPipeline, delay_s: float) -> float:
+    """Returns the transactions the restarted worker committed."""
+    log = loaded["dir"] / "worker.log"
     worker = start_worker(settings, log)
     try:
         wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["records"] * 0.4, 240, log)
@@ -113,15 +138,19 @@ def test_kill_9_mid_scenario_then_restart(loaded: dict[str, Any], reference: Loc
         assert not bad, "\n".join(bad)
         replayed = metric_sum(settings.web_port, "cxkpi_events_consumed", outcome="duplicate")
         print(f"kill -9: {replayed:.0f} records seen again as duplicates after the restart")
+        return metric_sum(settings.web_port, "cxkpi_transactions", outcome="committed")
     finally:
         stop_worker(worker)
 
 
-def test_broker_restart_under_a_running_worker(partly_loaded: dict[str, Any], reference: LocalPipeline) -> None:
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_broker_restart_under_a_running_worker(
+    partly_loaded: dict[str, Any], reference: LocalPipeline, guarantee: str
+) -> None:
     """The broker goes down while the worker is busy and comes back; the scenario's rest is
     produced only then, so the worker must reconnect (consumer, group and producer) to finish."""
     loaded = partly_loaded
-    settings, log = loaded["settings"], loaded["dir"] / "worker.log"
+    settings, log = replace(loaded["settings"], guarantee=guarantee), loaded["dir"] / "worker.log"
     worker = start_worker(settings, log)
     try:
         wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["records"] * 0.4, 240, log)
@@ -140,8 +169,11 @@ def test_broker_restart_under_a_running_worker(partly_loaded: dict[str, Any], re
         stop_worker(worker)
 
 
-def test_one_of_two_workers_stopped_and_started_again(loaded: dict[str, Any], reference: LocalPipeline) -> None:
-    first: Settings = loaded["settings"]
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_one_of_two_workers_stopped_and_started_again(
+    loaded: dict[str, Any], reference: LocalPipeline, guarantee: str
+) -> None:
+    first: Settings = replace(loaded["settings"], guarantee=guarantee)
     second = replace(first, web_port=free_port())
     logs = [loaded["dir"] / "worker-0.log", loaded["dir"] / "worker-1.log"]
     workers = [start_worker(first, logs[0]), start_worker(second, logs[1])]
