@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from streams import localkafka
-from streams.admin import create_topics
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream
 from streams.localworker import start_worker, stop_worker
-from tests.integration.support import own_broker_settings, produce, wait_for_count
+from tests.integration.support import own_broker, own_broker_settings, wait_for_count
 
 pytestmark = pytest.mark.kafka
 
-STALL_S = 3
+STALL_S = 6
 BACKLOG = 120_000
 """Records preloaded: at a few thousand per second the worker drains them for longer than
 `STALL_S` plus three rounds of the watchdog (7 s each)."""
@@ -35,20 +33,15 @@ def test_a_worker_draining_a_backlog_reports_no_stall(tmp_path: Path, delivery: 
         tmp_path / "kafka", f"cxkpi-stall-{delivery}", CXKPI_DELIVERY=delivery, CXKPI_STALL_TIMEOUT_SECONDS=str(STALL_S)
     )
     log = tmp_path / "worker.log"
-    localkafka.start(settings)
-    worker = None
-    try:
-        create_topics(settings)
-        produce(settings, EventStream(scenario("steady"), seed=3, rate_per_s=5.0, max_events=BACKLOG))
+    with own_broker(settings, EventStream(scenario("steady"), seed=3, rate_per_s=5.0, max_events=BACKLOG)):
         worker = start_worker(settings, log)
-        started = time.monotonic()
-        wait_for_count(settings.web_port, "cxkpi_events_consumed", BACKLOG, 600, log)
-        took = time.monotonic() - started
-        print(f"\n{delivery}: drained {BACKLOG:,} records in {took:.1f} s")
-        assert worker.poll() is None, log.read_text()[-3000:]
-        stalled = [line for line in log.read_text().splitlines() if any(s in line for s in STALLED)]
-        assert not stalled, "\n".join(stalled[:5])
-    finally:
-        if worker is not None:
+        try:
+            started = time.monotonic()
+            wait_for_count(settings.web_port, "cxkpi_events_consumed", BACKLOG, 600, log)
+            took = time.monotonic() - started
+            print(f"\n{delivery}: drained {BACKLOG:,} records in {took:.1f} s")
+            assert worker.poll() is None, log.read_text()[-3000:]
+            stalled = [line for line in log.read_text().splitlines() if any(s in line for s in STALLED)]
+            assert not stalled, "\n".join(stalled[:5])
+        finally:
             stop_worker(worker)
-        localkafka.stop(settings)
