@@ -26,9 +26,10 @@ import asyncio
 import base64
 import collections
 import contextlib
+import functools
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -223,7 +224,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         followed by a commit of the offsets that produced it, so the worker crashes (exit
         code != 0) and its restart replays from the last commit."""
         await submit()
-        await producer().flush()
+        await (transactions.producer if transactions else app.producer).flush()
         futures = in_flight[:]
         in_flight.clear()
         for fut in futures:
@@ -233,10 +234,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 await app.crash(error)
                 raise error
 
-    async def write_state(table: Any, entries: dict[str, Any], partition: int) -> None:
-        changelog = table.changelog_topic.get_topic_name()
-        for key, value in entries.items():
-            await send(changelog, orjson.dumps(key), None if value is None else orjson.dumps(value), partition)
+    @functools.cache
+    def changelog(table: Any) -> str:
+        return str(table.changelog_topic.get_topic_name())
+
+    def write_state(table: Any, entries: Iterable[tuple[str, Any]], partition: int) -> None:
+        """Queue (key, value) state records for `table`'s changelog; None deletes the key."""
+        topic, append, dumps = changelog(table), outbox.append, orjson.dumps
+        for key, value in entries:
+            append(topic, partition, dumps(key), None if value is None else dumps(value))
 
     state_tables = {ORDER_STATE: orders, TICKET_STATE: tickets, WINDOW_STATE: window_table}
     engines_busy = asyncio.Lock()
@@ -264,7 +270,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
         for phase in state_writes.in_order(batch):
             for partition, (table, key, value) in phase:
-                await write_state(state_tables[table], {key: value}, partition)
+                write_state(state_tables[table], ((key, value),), partition)
             if transactions is None:
                 await delivered()
         for engine in batch_engines:
@@ -443,7 +449,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await send(topic, key.encode(), value)
         if outputs and transactions is None:  # outputs before the state that says they were sent (see publish)
             await delivered()
-        await write_state(merge_table, two.drain_changes(), 0)
+        write_state(merge_table, two.drain_changes().items(), 0)
         await submit()
 
     async def next_offset(tp: Any) -> int | None:
@@ -496,14 +502,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     watching: list[asyncio.Future[None]] = []  # the one `watch_recovery` task, from the first assignment on
 
-    async def watch_recovery() -> None:
-        """Runs from the first assignment on (Faust starts timers and tasks only after recovery).
-        Starts the transactional producer, so that the broker aborts at once what a predecessor
-        under this id left open, and ends the recovery of changelogs that end with a
-        transaction marker (`streams.committed_reads`)."""
+    async def watch_recovery(txn: Transactions) -> None:
+        """Exactly-once, from the first assignment on (Faust starts timers and tasks only after
+        recovery): starts the transactional producer, so that the broker aborts at once what a
+        predecessor under this id left open, and ends the recovery of changelogs that end with
+        a transaction marker (`streams.committed_reads`)."""
         async with fatal("watch_recovery"):
-            if transactions is not None:
-                await transactions.start()
+            await txn.start()
             while not app.should_stop:
                 for tp in await markers.check(app):
                     app.log.info("%s-%s: recovered to its end (a transaction marker)", tp.topic, tp.partition)
@@ -532,8 +537,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         changelog partitions, so rebuilding it from the table would read stale entries. A
         partition that left is rebuilt from the tables (recovered afresh) if it comes back."""
         m.rebalances.inc()
-        if not watching or watching[0].done():
-            watching[:] = [asyncio.ensure_future(watch_recovery())]
+        if transactions is not None and (not watching or watching[0].done()):
+            watching[:] = [asyncio.ensure_future(watch_recovery(transactions))]
         owned = {tp.partition for tp in assigned if tp.topic in input_names}
         m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
         for partition in set(engines) - owned:

@@ -35,14 +35,19 @@ class Outbox:
         """Queue one record; without a partition it goes where Kafka's default partitioner
         puts its key (murmur2), or to a random partition without a key, as a producer would.
         A record larger than `max_record_bytes` raises ValueError and is not queued."""
-        size = len(key or b"") + len(value or b"")
-        if size > self.max_record_bytes:
-            raise ValueError(f"a record for {topic} is {size} bytes, over the {self.max_record_bytes} Kafka takes")
         if partition is None:
             count = self._partitions.get(topic)
             if count is None:
                 count = self._partitions[topic] = len(await self._producer().partitions_for(topic))
             partition = partition_of(key, count) if key is not None else random.randrange(count)
+        self.append(topic, partition, key, value)
+
+    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        """Queue one record for a known partition: no await, so a batch's thousands of state
+        records cost no coroutine each. Checked like `add`."""
+        size = len(key or b"") + len(value or b"")
+        if size > self.max_record_bytes:
+            raise ValueError(f"a record for {topic} is {size} bytes, over the {self.max_record_bytes} Kafka takes")
         builders = self._pending.setdefault((topic, partition), [])
         if builders and builders[-1].append(timestamp=None, key=key, value=value) is not None:
             return
