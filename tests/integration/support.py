@@ -3,13 +3,16 @@ producing a scenario, and reading a worker's metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from streams import localkafka
+from streams.admin import create_topics
 from streams.config import Settings
 from streams.generator.sinks import KafkaSink
 from streams.generator.stream import OutRecord
@@ -36,6 +39,19 @@ def produce(settings: Settings, records: Iterable[OutRecord]) -> None:
             sink.send(record)
     finally:
         sink.close()
+
+
+@contextlib.contextmanager
+def own_broker(settings: Settings, records: Iterable[OutRecord] | None = None) -> Iterator[Settings]:
+    """The test's own broker, with the contract's topics and `records` produced; stopped on exit."""
+    localkafka.start(settings)
+    try:
+        create_topics(settings)
+        if records is not None:
+            produce(settings, records)
+        yield settings
+    finally:
+        localkafka.stop(settings)
 
 
 def final_windows(bootstrap: str) -> dict[str, dict[str, Any]]:

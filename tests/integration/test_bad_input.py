@@ -16,11 +16,9 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams import localkafka
-from streams.admin import create_topics
 from streams.localworker import start_worker, stop_worker
 from streams.topic_reader import read_to_end
-from tests.integration.support import metric_sum, own_broker_settings, wait_for_count
+from tests.integration.support import metric_sum, own_broker, own_broker_settings, wait_for_count
 from topics.contract import SCHEMA_VERSION
 from topics.validation import MAX_RECORD_BYTES
 
@@ -98,28 +96,26 @@ BAD: list[tuple[str, bytes, bytes, str]] = [
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("kafka-bad")
     settings = own_broker_settings(data, "cxkpi-bad")
-    localkafka.start(settings)
-    worker = None
-    try:
-        create_topics(settings)
-        log = Path(data) / "worker.log"
-        worker = start_worker(settings, log)
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", max_request_size=2 << 20)
-        sent = [producer.send("orders", key=b"bad-o-1", value=orjson.dumps(PAID)).get(30)]
-        wait_for_count(settings.web_port, "cxkpi_events_consumed", 1, 120, log)  # paid before its shipments
-        sent += [producer.send(topic, key=key, value=value).get(30) for topic, key, value, _ in BAD]
-        # an order never paid (parked), a redelivery (duplicate), then a good event after all the bad ones
-        unknown = _with(SHIPPED, order_id="bad-o-3", event_id="e10")
-        sent.append(producer.send("shipments", key=b"bad-o-3", value=unknown).get(30))
-        sent.append(producer.send("orders", key=b"bad-o-1", value=orjson.dumps(PAID)).get(30))
-        sent.append(producer.send("shipments", key=b"bad-o-1", value=orjson.dumps(SHIPPED)).get(30))
-        producer.close()
-        wait_for_count(settings.web_port, "cxkpi_events_consumed", len(sent), 120, log)
-        yield {"settings": settings, "sent": sent, "worker": worker, "log": log}
-    finally:
-        if worker is not None:
-            stop_worker(worker)
-        localkafka.stop(settings)
+    with own_broker(settings):
+        worker = None
+        try:
+            log = Path(data) / "worker.log"
+            worker = start_worker(settings, log)
+            producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", max_request_size=2 << 20)
+            sent = [producer.send("orders", key=b"bad-o-1", value=orjson.dumps(PAID)).get(30)]
+            wait_for_count(settings.web_port, "cxkpi_events_consumed", 1, 120, log)  # paid before its shipments
+            sent += [producer.send(topic, key=key, value=value).get(30) for topic, key, value, _ in BAD]
+            # an order never paid (parked), a redelivery (duplicate), then a good event after all the bad ones
+            unknown = _with(SHIPPED, order_id="bad-o-3", event_id="e10")
+            sent.append(producer.send("shipments", key=b"bad-o-3", value=unknown).get(30))
+            sent.append(producer.send("orders", key=b"bad-o-1", value=orjson.dumps(PAID)).get(30))
+            sent.append(producer.send("shipments", key=b"bad-o-1", value=orjson.dumps(SHIPPED)).get(30))
+            producer.close()
+            wait_for_count(settings.web_port, "cxkpi_events_consumed", len(sent), 120, log)
+            yield {"settings": settings, "sent": sent, "worker": worker, "log": log}
+        finally:
+            if worker is not None:
+                stop_worker(worker)
 
 
 def test_each_bad_record_is_dead_lettered_with_its_bytes_origin_and_reason(fed: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ import orjson
 import pytest
 
 from streams import localkafka
-from streams.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults, OutRecord
@@ -29,6 +28,7 @@ from streams.topic_reader import read_to_end
 from tests.conftest import free_port
 from tests.integration.support import (
     metric_sum,
+    own_broker,
     own_broker_settings,
     produce,
     reference_run,
@@ -73,13 +73,8 @@ def _own_broker(tmp_path: Path, records: list[OutRecord]) -> Iterator[dict[str, 
     settings = own_broker_settings(
         tmp_path / "kafka", f"cxkpi-{tmp_path.name[-12:]}", CXKPI_SESSION_TIMEOUT_SECONDS="10"
     )
-    localkafka.start(settings)
-    try:
-        create_topics(settings)
-        produce(settings, records)
+    with own_broker(settings, records):
         yield {"settings": settings, "records": len(records), "dir": tmp_path}
-    finally:
-        localkafka.stop(settings)
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import localkafka
-from streams.admin import create_topics
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.merge import record_key
@@ -21,7 +19,7 @@ from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
 from streams.topic_reader import read_to_end
-from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
+from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
 
 pytestmark = pytest.mark.kafka
 
@@ -48,25 +46,22 @@ def rocks(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) ->
     settings = own_broker_settings(
         data, "cxkpi-rocks", CXKPI_STORE="rocksdb", CXKPI_STATE_DIR=str(Path(data) / "state")
     )
-    localkafka.start(settings)
     ctx: dict[str, Any] = {"settings": settings, "data": Path(data)}
-    try:
-        create_topics(settings)
-        stream = _stream()
-        produce(settings, stream)
-        ctx["worker"] = start_worker(settings, Path(data) / "worker.log")
-        deadline = time.monotonic() + 240
-        while metric_sum(settings.web_port, "cxkpi_events_consumed") < stream.stats.records:
-            assert time.monotonic() < deadline, (Path(data) / "worker.log").read_text()[-3000:]
-            time.sleep(1)
-        while metric_sum(settings.web_port, "cxkpi_windows_emitted") < len(reference.windows):
-            assert time.monotonic() < deadline, "not every window emitted"
-            time.sleep(1)
-        yield ctx
-    finally:
-        if "worker" in ctx:  # the one running now: a test restarts it
-            stop_worker(ctx["worker"])
-        localkafka.stop(settings)
+    stream = _stream()
+    with own_broker(settings, stream):
+        try:
+            ctx["worker"] = start_worker(settings, Path(data) / "worker.log")
+            deadline = time.monotonic() + 240
+            while metric_sum(settings.web_port, "cxkpi_events_consumed") < stream.stats.records:
+                assert time.monotonic() < deadline, (Path(data) / "worker.log").read_text()[-3000:]
+                time.sleep(1)
+            while metric_sum(settings.web_port, "cxkpi_windows_emitted") < len(reference.windows):
+                assert time.monotonic() < deadline, "not every window emitted"
+                time.sleep(1)
+            yield ctx
+        finally:
+            if "worker" in ctx:  # the one running now: a test restarts it
+                stop_worker(ctx["worker"])
 
 
 def test_windows_equal_the_core(rocks: dict[str, Any], reference: LocalPipeline) -> None:

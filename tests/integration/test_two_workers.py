@@ -12,8 +12,6 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import localkafka
-from streams.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
@@ -23,7 +21,7 @@ from streams.localworker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
 from streams.topic_reader import read_to_end
 from tests.conftest import free_port
-from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
+from tests.integration.support import metric_sum, own_broker, own_broker_settings, produce, reference_run
 from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS
 
 pytestmark = pytest.mark.kafka
@@ -44,33 +42,31 @@ def two(tmp_path_factory: pytest.TempPathFactory, reference: LocalPipeline) -> I
     data = tmp_path_factory.mktemp("kafka-two")
     first = own_broker_settings(data, "cxkpi-two")
     settings: list[Settings] = [first, replace(first, web_port=free_port())]
-    localkafka.start(settings[0])
-    workers = []
-    try:
-        create_topics(settings[0])
-        # both join and the group settles before any data: the rebalance moves no state
-        workers = [start_worker(s, Path(data) / f"worker-{i}.log") for i, s in enumerate(settings)]
-        ports = [s.web_port for s in settings]
-        deadline = time.monotonic() + 120
-        owned = [0.0, 0.0]
-        while not (all(owned) and sum(owned) == len(INPUT_TOPICS) * INPUT_PARTITIONS):
-            assert time.monotonic() < deadline, f"the group never settled: {owned} partitions owned"
-            time.sleep(1)
-            owned = [metric_sum(p, "cxkpi_input_partitions_owned") for p in ports]
-        stream = _stream()
-        produce(settings[0], stream)
-        deadline = time.monotonic() + 240
-        while sum(metric_sum(p, "cxkpi_events_consumed") for p in ports) < stream.stats.records:
-            assert time.monotonic() < deadline, "not everything consumed"
-            time.sleep(1)
-        while sum(metric_sum(p, "cxkpi_windows_emitted") for p in ports) < len(reference.windows):
-            assert time.monotonic() < deadline, "not every window emitted"
-            time.sleep(1)
-        yield {"settings": settings[0], "ports": ports, "stream": stream}
-    finally:
-        for worker in workers:
-            stop_worker(worker)
-        localkafka.stop(settings[0])
+    with own_broker(settings[0]):
+        workers = []
+        try:
+            # both join and the group settles before any data: the rebalance moves no state
+            workers = [start_worker(s, Path(data) / f"worker-{i}.log") for i, s in enumerate(settings)]
+            ports = [s.web_port for s in settings]
+            deadline = time.monotonic() + 120
+            owned = [0.0, 0.0]
+            while not (all(owned) and sum(owned) == len(INPUT_TOPICS) * INPUT_PARTITIONS):
+                assert time.monotonic() < deadline, f"the group never settled: {owned} partitions owned"
+                time.sleep(1)
+                owned = [metric_sum(p, "cxkpi_input_partitions_owned") for p in ports]
+            stream = _stream()
+            produce(settings[0], stream)
+            deadline = time.monotonic() + 240
+            while sum(metric_sum(p, "cxkpi_events_consumed") for p in ports) < stream.stats.records:
+                assert time.monotonic() < deadline, "not everything consumed"
+                time.sleep(1)
+            while sum(metric_sum(p, "cxkpi_windows_emitted") for p in ports) < len(reference.windows):
+                assert time.monotonic() < deadline, "not every window emitted"
+                time.sleep(1)
+            yield {"settings": settings[0], "ports": ports, "stream": stream}
+        finally:
+            for worker in workers:
+                stop_worker(worker)
 
 
 def test_both_work_and_totals_add_up(two: dict[str, Any], reference: LocalPipeline) -> None:

@@ -13,8 +13,6 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import localkafka
-from streams.admin import create_topics
 from streams.cli import main
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
@@ -26,7 +24,7 @@ from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
 from streams.report import report_rows
 from streams.topic_reader import read_to_end
-from tests.integration.support import metric_sum, own_broker_settings, produce, reference_run
+from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
 
 pytestmark = pytest.mark.kafka
 FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)
@@ -64,31 +62,34 @@ def run(
     once per delivery path (CXKPI_DELIVERY: each fetch to the engine, or Faust's agent stream)."""
     data = tmp_path_factory.mktemp("kafka-worker")
     settings = own_broker_settings(data, "cxkpi-it", CXKPI_DELIVERY=request.param)
-    localkafka.start(settings)
-    worker = None
-    try:
-        create_topics(settings)
-        stream = _stream()
-        produce(settings, stream)
-        web_port = settings.web_port
-        worker = start_worker(settings, data / "worker.log")
-        deadline = time.monotonic() + 240
-        while _consumed(web_port) < stream.stats.records:
-            assert worker.poll() is None, (data / "worker.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, f"consumed {_consumed(web_port)} of {stream.stats.records}"
-            time.sleep(1)
-        consumed_at = time.monotonic()
-        # idle detection closes the last windows a few seconds after the input ends
-        while _windows_emitted(web_port) < len(reference.windows):
-            assert time.monotonic() < deadline, (
-                f"emitted {_windows_emitted(web_port)} of {len(reference.windows)} windows"
-            )
-            time.sleep(1)
-        yield {"settings": settings, "stream": stream, "web_port": web_port, "catch_up_s": consumed_at, "data": data}
-    finally:
-        if worker is not None:
-            stop_worker(worker)
-        localkafka.stop(settings)
+    stream = _stream()
+    with own_broker(settings, stream):
+        worker = None
+        try:
+            web_port = settings.web_port
+            worker = start_worker(settings, data / "worker.log")
+            deadline = time.monotonic() + 240
+            while _consumed(web_port) < stream.stats.records:
+                assert worker.poll() is None, (data / "worker.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, f"consumed {_consumed(web_port)} of {stream.stats.records}"
+                time.sleep(1)
+            consumed_at = time.monotonic()
+            # idle detection closes the last windows a few seconds after the input ends
+            while _windows_emitted(web_port) < len(reference.windows):
+                assert time.monotonic() < deadline, (
+                    f"emitted {_windows_emitted(web_port)} of {len(reference.windows)} windows"
+                )
+                time.sleep(1)
+            yield {
+                "settings": settings,
+                "stream": stream,
+                "web_port": web_port,
+                "catch_up_s": consumed_at,
+                "data": data,
+            }
+        finally:
+            if worker is not None:
+                stop_worker(worker)
 
 
 @pytest.fixture(scope="module")
