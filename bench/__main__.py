@@ -55,7 +55,16 @@ HERE = Path(__file__).resolve().parent
 ORDERS_PER_EVENT_S = 5.0
 RECORDS_PER_ORDER = 3.85
 """Records the steady scenario sends per paid order (measured), to turn a rate into a pace."""
-CONTENDERS = ("limit", "core", "textbook_faust", "quix_streams", "cxkpi_worker", "cxkpi_subset", "cxkpi_agent_delivery")
+CONTENDERS = (
+    "limit",
+    "core",
+    "textbook_faust",
+    "quix_streams",
+    "cxkpi_worker",
+    "cxkpi_subset",
+    "cxkpi_agent_delivery",
+    "cxkpi_exactly_once",
+)
 ENGINE_CONFIG = EngineConfig(window_sizes_ms=(60_000,), detailed_window_ms=(60_000,))
 """1-minute windows broken down by dimension (CXKPI_WINDOW_SIZES=60): the common subset's windows."""
 SETTLE_S = 10.0
@@ -386,6 +395,13 @@ def main(argv: list[str] | None = None) -> int:
                 work / "agent-delivery.log",
                 reference,
             ),
+            # every batch in a Kafka transaction (CXKPI_PROCESSING_GUARANTEE), in its own group
+            "cxkpi_exactly_once": lambda: _worker(
+                replace(settings, app_id=f"{settings.app_id}-eos", web_port=free_port(), guarantee="exactly_once"),
+                total,
+                work / "exactly-once.log",
+                reference,
+            ),
             "cxkpi_two_workers": lambda: _two_workers(settings, total, work / "two-workers.log"),
         }
         reference: Subset = {}
@@ -411,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
             cx = results["cxkpi_worker"]["events_per_s"]
             ratios["two_workers/one_worker"] = round(results["cxkpi_two_workers"]["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
+        if "cxkpi_exactly_once" in results:  # the price of the transactions
+            eos = results["cxkpi_exactly_once"]["events_per_s"]
+            ratios["exactly_once/at_least_once"] = round(eos / results["cxkpi_worker"]["events_per_s"], 3)
     if "cxkpi_subset" in results:  # the same KPIs on both sides
         ratios |= _ratios(results, "cxkpi_subset", ("quix_streams", "textbook_faust", "limit"))
     report = {
