@@ -13,6 +13,7 @@ DEFAULT_KAFKA_PORT = 9092
 STORES = ("memory", "rocksdb")
 DELIVERIES = ("batch", "agent")
 GUARANTEES = ("at_least_once", "exactly_once")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -64,6 +65,9 @@ class Settings:
     exact after any crash, rejects and alerts possibly repeated) or 'exactly_once' (each batch's
     outputs, state and input offsets in one Kafka transaction; needs batch delivery).
     docs/reliability.md says what each promises."""
+    log_level: str = "warning"
+    """The worker's log level (CXKPI_LOG_LEVEL: debug, info, warning, error, critical). 'info'
+    adds Faust's rebalances and table recoveries and the worker's own batch notes."""
     transactional_id: str = ""
     """Kafka transactional id under exactly_once (CXKPI_TRANSACTIONAL_ID; unset: app id, host name
     and web port). Unique per running worker and the same when it restarts, so that the restart
@@ -155,6 +159,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         delivery=env.get("CXKPI_DELIVERY") or defaults.delivery,
         guarantee=(env.get("CXKPI_PROCESSING_GUARANTEE") or defaults.guarantee).lower(),
         transactional_id=env.get("CXKPI_TRANSACTIONAL_ID", ""),
+        log_level=(env.get("CXKPI_LOG_LEVEL") or defaults.log_level).lower(),
         kpis=_kpis(env.get("CXKPI_KPIS", "")),
         state_dir=Path(env.get("CXKPI_STATE_DIR") or cache_dir / "state"),
         prometheus_port=_int(env, "CXKPI_PROMETHEUS_PORT", defaults.prometheus_port),
@@ -182,6 +187,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"CXKPI_PROCESSING_GUARANTEE={settings.guarantee!r}: choose one of {', '.join(GUARANTEES)}")
     if settings.guarantee == "exactly_once" and settings.delivery != "batch":
         raise SettingsError("CXKPI_PROCESSING_GUARANTEE=exactly_once needs CXKPI_DELIVERY=batch")
+    if settings.log_level not in LOG_LEVELS:
+        raise SettingsError(f"CXKPI_LOG_LEVEL={settings.log_level!r}: choose one of {', '.join(LOG_LEVELS)}")
     if settings.stall_timeout_s <= 0:
         raise SettingsError(f"CXKPI_STALL_TIMEOUT_SECONDS={settings.stall_timeout_s}: a number of seconds above 0")
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
@@ -210,6 +217,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_DELIVERY": settings.delivery,
         "CXKPI_PROCESSING_GUARANTEE": settings.guarantee,
         "CXKPI_TRANSACTIONAL_ID": settings.transactional_id,
+        "CXKPI_LOG_LEVEL": settings.log_level,
         "CXKPI_KPIS": ",".join(settings.kpis),
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),

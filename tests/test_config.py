@@ -54,3 +54,11 @@ def test_processing_guarantee_defaults_to_at_least_once_and_is_checked() -> None
         load_settings({"CXKPI_PROCESSING_GUARANTEE": "exactly-once"})
     with pytest.raises(SettingsError, match="needs CXKPI_DELIVERY=batch"):
         load_settings({"CXKPI_PROCESSING_GUARANTEE": "exactly_once", "CXKPI_DELIVERY": "agent"})
+
+
+def test_log_level_defaults_to_warning_reaches_the_worker_and_is_checked() -> None:
+    assert load_settings({}).log_level == "warning"
+    settings = load_settings({"CXKPI_LOG_LEVEL": "INFO"})
+    assert load_settings(worker_env(settings)).log_level == "info"
+    with pytest.raises(SettingsError, match="CXKPI_LOG_LEVEL"):
+        load_settings({"CXKPI_LOG_LEVEL": "verbose"})

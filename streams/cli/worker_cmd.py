@@ -8,7 +8,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     p = sub.add_parser("worker", help="run a KPI worker (consumes the input topics, serves /metrics)")
-    p.add_argument("--loglevel", default="warning")
+    p.add_argument("--loglevel", default=None, help="overrides CXKPI_LOG_LEVEL (default: warning)")
     p.set_defaults(handler=run)
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     create_topics(settings, (*ALL_TOPICS, window_partials_topic(settings)))
     app = create_app(settings)
     print(f"cxkpi worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
-    worker = faust.Worker(app, loglevel=args.loglevel)
+    worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level)
     # Faust's start-up spinner sets the root logger to DEBUG, whatever --loglevel says, so every
     # library's debug call (aiokafka logs each record it sends) built a log record: 13% of a
     # worker's time in the benchmark. The level then stays where --loglevel puts it.
