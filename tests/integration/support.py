@@ -19,7 +19,7 @@ from streams.generator.stream import OutRecord
 from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import free_port, metric_sum, own_broker_settings  # noqa: F401  (re-exported for the tests)
+from streams.localworker import free_port, metric_family, metric_sum, own_broker_settings  # noqa: F401  (re-exported for the tests)
 from streams.topic_reader import read_to_end
 from tests.window_compare import differing
 
@@ -68,16 +68,35 @@ def mismatches(got: dict[str, dict[str, Any]], reference: LocalPipeline) -> list
     return list(differing(finals, {record_key(r): r for r in reference.windows}).values())
 
 
-def wait_for_windows(bootstrap: str, reference: LocalPipeline, timeout_s: float, log: Path) -> list[str]:
-    """Poll `kpi.windows` until it equals the reference (returns []) or time runs out (returns the differences)."""
+def wait_for_windows(bootstrap: str, reference: LocalPipeline, timeout_s: float, workers: dict[Path, int]) -> list[str]:
+    """Poll `kpi.windows` until it equals the reference (returns []) or time runs out (returns
+    the differences, after printing each worker's log tail and outcome counts: worker log ->
+    its web port)."""
     deadline = time.monotonic() + timeout_s
     while True:
         bad = mismatches(final_windows(bootstrap), reference)
         if not bad or time.monotonic() > deadline:
             if bad:
-                print(log.read_text()[-3000:])
+                for log, port in workers.items():
+                    print(f"--- {log.name}: {outcome_counts(port)}\n{log.read_text()[-3000:]}")
             return bad
         time.sleep(2)
+
+
+def outcome_counts(port: int) -> str:
+    """A worker's input records by topic and outcome, and its late window updates (a stopped
+    worker: say so)."""
+    try:
+        consumed = metric_family(port, "cxkpi_events_consumed")
+        late = metric_sum(port, "cxkpi_late_window_updates")
+    except OSError:
+        return "not running"
+    counts = sorted(
+        (s.labels["topic"], s.labels["outcome"], int(s.value))
+        for s in (consumed.samples if consumed else [])
+        if s.name.endswith("_total") and s.value
+    )
+    return f"late window updates {late:.0f}; " + ", ".join(f"{t} {o} {n}" for t, o, n in counts)
 
 
 def wait_for_count(port: int, family: str, at_least: float, timeout_s: float, log: Path) -> float:

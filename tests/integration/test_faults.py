@@ -71,7 +71,10 @@ at batch speed takes a preloaded scenario in seconds."""
 
 def _own_broker(tmp_path: Path, records: list[OutRecord]) -> Iterator[dict[str, Any]]:
     settings = own_broker_settings(
-        tmp_path / "kafka", f"cxkpi-{tmp_path.name[-12:]}", CXKPI_SESSION_TIMEOUT_SECONDS="10"
+        tmp_path / "kafka",
+        f"cxkpi-{tmp_path.name[-12:]}",
+        CXKPI_SESSION_TIMEOUT_SECONDS="10",
+        CXKPI_LOG_LEVEL="info",  # rebalances and recoveries in the worker's log, for a failure's diagnosis
     )
     with own_broker(settings, records):
         yield {"settings": settings, "records": len(records), "dir": tmp_path}
@@ -129,7 +132,7 @@ def _kill_9_then_restart(settings: Settings, loaded: dict[str, Any], reference: 
         worker = start_worker(settings, log)
         wait_for_count(settings.web_port, "cxkpi_events_consumed", 1, 120, log)
         print(f"\nkill -9: consuming again {time.monotonic() - restarted:.1f} s after the restart began")
-        bad = wait_for_windows(settings.bootstrap, reference, 240, log)
+        bad = wait_for_windows(settings.bootstrap, reference, 240, {log: settings.web_port})
         assert not bad, "\n".join(bad)
         replayed = metric_sum(settings.web_port, "cxkpi_events_consumed", outcome="duplicate")
         print(f"kill -9: {replayed:.0f} records seen again as duplicates after the restart")
@@ -158,7 +161,7 @@ def test_broker_restart_under_a_running_worker(
         wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["total"], 180, log)
         print(f"\nbroker restart: all records consumed {time.monotonic() - back:.1f} s after the broker came back")
         assert worker.poll() is None, "the worker died with the broker"
-        bad = wait_for_windows(settings.bootstrap, reference, 240, log)
+        bad = wait_for_windows(settings.bootstrap, reference, 240, {log: settings.web_port})
         assert not bad, "\n".join(bad)
     finally:
         stop_worker(worker)
@@ -191,7 +194,7 @@ def test_one_of_two_workers_stopped_and_started_again(
         took = time.monotonic() - moved
         print(f"\nrebalance: one worker owns all 16 input partitions {took:.1f} s after the other stopped")
         workers[1] = start_worker(second, logs[1])  # and back again
-        bad = wait_for_windows(first.bootstrap, reference, 300, logs[0])
+        bad = wait_for_windows(first.bootstrap, reference, 300, {logs[0]: first.web_port, logs[1]: second.web_port})
         assert not bad, "\n".join(bad)
     finally:
         for worker in workers:
