@@ -86,6 +86,13 @@ class PartitionWindows:
         """The shell saw `topic` fully consumed and quiet here (or empty): it holds nothing back."""
         self.idle.add(topic)
 
+    def resume(self, topic: str) -> None:
+        """Records of `topic` are about to be applied: an idle topic holds the watermark again
+        from now on, not from its first event. A batch holds each topic partition's records in
+        a run, so otherwise the runs before it (hours of event time in a backlog) would move
+        the watermark past its records and make them late."""
+        self.idle.discard(topic)
+
     def observe(self, topic: str, event_time: int) -> bool:
         """Record an event's time; True when it is late (older than the watermark)."""
         wm = self.watermark()
