@@ -18,6 +18,8 @@ from streams.kpis.merge import WindowMerger
 from streams.windows import GroupKey, Vector
 
 BURSTS_KEY = "bursts"
+INPUT_KEY = "input"
+"""Key of the partials topic's next offset: where the merged state stands (`streams.offsets`)."""
 BACKLOG_PREFIX = "backlog|"
 
 
@@ -29,6 +31,10 @@ class StageTwo:
     bursts: BurstDetector = field(default_factory=BurstDetector)
     backlog: MerchantBacklog = field(default_factory=MerchantBacklog)
     bursts_changed: bool = False
+    input_offsets: dict[str, int] = field(default_factory=dict)
+    """Topic -> offset after the last record merged; persisted with the state it produced, so
+    the shell can tell a replay, or a record the consumer skipped past, from the next one."""
+    _input_written: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.merger = WindowMerger(self.partitions)
@@ -62,6 +68,9 @@ class StageTwo:
         if self.bursts_changed:
             changes[BURSTS_KEY] = self.bursts.snapshot()
             self.bursts_changed = False
+        if self.input_offsets != self._input_written:  # last: it vouches for what precedes it
+            self._input_written = dict(self.input_offsets)
+            changes[INPUT_KEY] = self._input_written
         return changes
 
     @classmethod
@@ -70,6 +79,9 @@ class StageTwo:
         for key, value in entries:
             if key == BURSTS_KEY:
                 stage.bursts = BurstDetector.restore(value)
+            elif key == INPUT_KEY:
+                stage.input_offsets.update(value)
+                stage._input_written = dict(value)
             elif key.startswith(BACKLOG_PREFIX):
                 stage.backlog.restore(key.removeprefix(BACKLOG_PREFIX), value)
             elif not (stage.merger.restore(key, value) or stage.provisional.restore(key, value)):

@@ -73,3 +73,17 @@ def test_a_partial_resent_for_a_completed_window_is_ignored() -> None:
     two.on_partials(1, group, {"orders_paid|": [2.0]}, False)  # replayed after a crash
     assert two.on_progress(1, 60_000, 0, 60_000, False) == ([], [])
     assert two.merger.pending == {}
+
+
+def test_stage_two_persists_where_it_stands_in_the_partials_topic_after_its_state() -> None:
+    """The offset entry comes last in each drain, so a crash that lands a prefix of the records
+    never finds an offset past state that did not land; it is written only when it moved."""
+    stage = StageTwo(partitions=4)
+    stage.on_partials(0, (60_000, 0, 0), {"orders_paid|": [3.0]}, provisional=False)
+    stage.input_offsets["window-partials"] = 8
+    changes = stage.drain_changes()
+    assert list(changes)[-1] == "input" and changes["input"] == {"window-partials": 8}
+    assert stage.drain_changes() == {}  # nothing moved
+    restored = StageTwo.restore(4, orjson.loads(orjson.dumps(list(changes.items()))))
+    assert restored.input_offsets == {"window-partials": 8}
+    assert restored.drain_changes() == {}  # what it restored counts as written
