@@ -38,7 +38,7 @@ import orjson
 from faust.types import Message
 from prometheus_client import generate_latest
 
-from streams import heap, state_writes
+from streams import heap, idle, state_writes
 from streams import window_state as open_windows
 from streams.admin import partitions_for, window_partials_topic
 from streams.batch_delivery import BatchApp
@@ -124,6 +124,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     engines: dict[int, PartitionEngine] = {}
     expected: dict[int, Expected] = {}  # partition -> where its committed state stands in each input topic
     stage: list[StageTwo] = []  # built from merge-state when the partials partition is (re)assigned
+    stage_arrivals: list[Expected] = []  # with it: where its state stands in the partials topic
     last_seen: dict[tuple[str, int], float] = {}  # (topic, partition) -> wall time of its last record applied
     sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
@@ -180,6 +181,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     def stage_two() -> StageTwo:
         if not stage:
             stage.append(StageTwo.restore(partitions, recovered(merge_table, 0)))
+            # the same dict: merge-state carries it; transactions' markers leave gaps in the topic
+            stage_arrivals[:] = [Expected(stage[0].input_offsets, gaps_expected=settings.guarantee == "exactly_once")]
             if not persistent:
                 merge_table.data.data.clear()  # type: ignore[attr-defined]  # the live copy is the StageTwo from now on
         return stage[0]
@@ -213,9 +216,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         await outbox.add(topic, key, value, partition)
 
+    submitting = asyncio.Lock()
+
     async def submit() -> None:
-        """Hand what was sent so far to the producer, without waiting for it."""
-        in_flight.extend(await outbox.submit())
+        """Hand what was sent so far to the producer, without waiting for it.
+
+        One at a time: stage one and stage two share the outbox, and a submit awaits the
+        producer between batches. Without the lock, a second caller would find the outbox
+        empty while the first still held its records, flush, and take them as delivered."""
+        async with submitting:
+            in_flight.extend(await outbox.submit())
 
     async def delivered() -> None:
         """Wait until every record sent so far is acknowledged; a lost one stops the worker.
@@ -355,6 +365,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         touched: set[int] = set()
         rewind: dict[Any, int] = {}  # topic partition -> offset its state needs next (streams.offsets)
         outcomes: collections.Counter[tuple[str, str]] = collections.Counter()  # counted once per batch
+        for topic, partition in {(msg.topic, msg.partition) for msg in batch}:
+            engine_for(partition).windows.resume(topic)
         for msg in batch:
             topic, partition = msg.topic, msg.partition
             engine = engine_for(partition)
@@ -404,18 +416,35 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await merge_partials(stream)
 
     async def merge_partials(stream: Any) -> None:
-        # exactly-once: a transaction per batch of partials, not per record (a commit costs
-        # several round trips to the broker: 50 records/s one by one)
-        batches = (
-            stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S)
-            if transactions is not None
-            else ([event] async for event in stream.events())
-        )
-        async for batch in batches:
+        """Stage two, a batch of partials at a time. Exactly-once: one transaction per batch (a
+        commit costs several round trips to the broker: 50 records/s one by one). At least
+        once: the batch's state is acknowledged before `take_events` acks its records, so a
+        commit never covers a merge whose state could still be lost (before, each record was
+        acked as soon as its state was handed to the producer).
+
+        Each partial is checked against the offset the merged state stands at, as stage one
+        checks its inputs (`streams.offsets`): a replay is skipped, and a record past the
+        expected one means the consumer skipped records (seen in the rebalance test on
+        2026-11-27: stage two merged partials 0 to 24, then 263 on): it is dropped and the
+        consumer sought back after the batch, until the expected record comes."""
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             try:
+                rewind: dict[Any, int] = {}
                 async with in_transaction(next_offsets(event.message for event in batch)):
                     for event in batch:
-                        await merge_one(event)
+                        msg = event.message
+                        stage_two()  # built, with its offsets, before the first check
+                        arrival = stage_arrivals[0].arrive(msg.topic, msg.offset)
+                        if arrival is Arrival.NEXT:
+                            await merge_one(event)
+                        elif arrival is Arrival.AHEAD:
+                            rewind[msg.tp] = stage_arrivals[0].next_offset[msg.topic]
+                if transactions is None:
+                    await delivered()
+                for tp, position in rewind.items():
+                    if stage_arrivals and tp.topic in stage_arrivals[0].waiting:
+                        app.log.warning("%s: partial %s skipped, seeking back to it", tp, position)
+                        await app.consumer.seek(tp, position)
             except BaseException:
                 for event in batch:
                     event.message.incref()  # never acked: the restart reads it again (see apply_batches)
@@ -472,31 +501,36 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
-        """Fully consumed, quiet topic partitions stop holding back their partition's watermark.
+        """Quiet topic partitions stop holding back their partition's watermark, once the whole
+        partition is read to its end (`streams.idle`).
 
         End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which
         is unset or stale right after start-up and would declare a topic idle before its data came.
+        One publish (one transaction under exactly_once) for every partition released at once.
         """
         if not tables_ready():
             return
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in input_names]
         now = time.monotonic()
-        quiet = []
-        for tp in app.consumer.assignment():
-            if tp.topic not in input_names or tp.topic in engine_for(tp.partition).windows.idle:
-                continue
-            seen_at = last_seen.get((tp.topic, tp.partition), started)
-            if now - seen_at >= IDLE_AFTER_S:
-                quiet.append(tp)
+        quiet = [
+            tp
+            for tp in owned
+            if tp.topic not in engine_for(tp.partition).windows.idle
+            and now - last_seen.get((tp.topic, tp.partition), started) >= IDLE_AFTER_S
+        ]
         if not quiet:
             return
-        ends = await app.consumer.highwaters(*quiet)
-        for tp in quiet:
-            end, position = ends.get(tp), await next_offset(tp)
-            if end is not None and position is not None and position >= end:
-                async with engines_busy, in_transaction({}):
-                    engine = engine_for(tp.partition)
-                    engine.windows.set_idle(tp.topic)
-                    await publish([engine])
+        ends = await app.consumer.highwaters(*owned)
+        positions = {tp: await next_offset(tp) for tp in owned}
+        release = idle.releasable(quiet, ends, positions)
+        if not release:
+            return
+        async with engines_busy, in_transaction({}):
+            now = time.monotonic()  # a batch may have applied records of these since
+            release = [tp for tp in release if now - last_seen.get((tp.topic, tp.partition), started) >= IDLE_AFTER_S]
+            for tp in release:
+                engine_for(tp.partition).windows.set_idle(tp.topic)
+            await publish([engine_for(partition) for partition in sorted({tp.partition for tp in release})])
 
     markers = MarkerAwareRecovery()
 
@@ -551,6 +585,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             del last_seen[tp_key]
         if not any(tp.topic == partials_topic.get_topic_name() for tp in assigned):
             stage.clear()  # rebuilt from merge-state if the partials partition comes back
+            stage_arrivals.clear()
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:
