@@ -65,26 +65,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
             return True
         return bool(await super()._commit(offsets))
 
-    async def perform_seek(self) -> None:
-        """Faust seeks every assigned partition back to the group's committed offset (when a
-        table recovery ends, and when a fetch finds the flow stopped). aiokafka skips a
-        partition without a commit (or at 0), which then reads on from wherever its fetch
-        stood, and Faust, with no read offset for it, sees no gap. Such a partition is sought
-        to its log start here, as `auto_offset_reset=earliest` means (a replay: the state
-        skips what it holds). A clean-clone CI run and a local run on 2026-11-27 lost stage
-        two's first partials this way: partials 0-24 merged, then 263 on, the group's first
-        commit for the topic came only after that, and 25-262 were never merged. Changelog
-        partitions are left alone: recovery and standbys keep their own positions."""
-        await super().perform_seek()
-        changelogs = self.app.tables.changelog_topics
-        fresh = [tp for tp in self.assignment() if tp.topic not in changelogs and not self._committed_offset.get(tp)]
-        if fresh:
-            starts = await self.earliest_offsets(*fresh)
-            for tp in fresh:
-                start = starts.get(tp)
-                if start is not None and start >= 0:
-                    await self.seek(tp, start)
-
     async def _drain_messages(self, fetcher: Any) -> None:  # the fetcher's one long task
         app = self.app
         handler = app.batch_handler if isinstance(app, BatchApp) else None
