@@ -29,7 +29,7 @@ import contextlib
 import functools
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -400,15 +400,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         await publish([engines[partition] for partition in sorted(touched)])
         for (topic, outcome), n in outcomes.items():
             m.events.labels(topic, outcome).inc(n)
-        for tp, position in rewind.items():  # after every batch until it comes: a rebalance can undo a seek
-            if tp.topic in expected[tp.partition].waiting:
-                app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
-                await app.consumer.seek(tp, position)
+        await seek_back(rewind, lambda tp: expected[tp.partition])
         now = time.time()
         for msg in batch:
             if msg.timestamp:
                 m.delay.observe(max(now - msg.timestamp, 0.0))
         heap.after_batch()
+
+    async def seek_back(rewind: dict[Any, int], arrivals: Callable[[Any], Expected]) -> None:
+        """After a batch, seek each topic partition still waiting for its expected record back
+        to it (`streams.offsets`); after every batch until it comes: a rebalance can undo a seek."""
+        for tp, position in rewind.items():
+            if tp.topic in arrivals(tp).waiting:
+                app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
+                await app.consumer.seek(tp, position)
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
@@ -441,10 +446,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                             rewind[msg.tp] = stage_arrivals[0].next_offset[msg.topic]
                 if transactions is None:
                     await delivered()
-                for tp, position in rewind.items():
-                    if stage_arrivals and tp.topic in stage_arrivals[0].waiting:
-                        app.log.warning("%s: partial %s skipped, seeking back to it", tp, position)
-                        await app.consumer.seek(tp, position)
+                if stage_arrivals:
+                    await seek_back(rewind, lambda tp: stage_arrivals[0])
             except BaseException:
                 for event in batch:
                     event.message.incref()  # never acked: the restart reads it again (see apply_batches)
@@ -510,24 +513,21 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """
         if not tables_ready():
             return
+
+        def quiet(tp: Any) -> bool:
+            return time.monotonic() - last_seen.get((tp.topic, tp.partition), started) >= IDLE_AFTER_S
+
         owned = [tp for tp in app.consumer.assignment() if tp.topic in input_names]
-        now = time.monotonic()
-        quiet = [
-            tp
-            for tp in owned
-            if tp.topic not in engine_for(tp.partition).windows.idle
-            and now - last_seen.get((tp.topic, tp.partition), started) >= IDLE_AFTER_S
-        ]
-        if not quiet:
+        candidates = [tp for tp in owned if tp.topic not in engine_for(tp.partition).windows.idle and quiet(tp)]
+        if not candidates:
             return
         ends = await app.consumer.highwaters(*owned)
         positions = {tp: await next_offset(tp) for tp in owned}
-        release = idle.releasable(quiet, ends, positions)
+        release = idle.releasable(candidates, ends, positions)
         if not release:
             return
         async with engines_busy, in_transaction({}):
-            now = time.monotonic()  # a batch may have applied records of these since
-            release = [tp for tp in release if now - last_seen.get((tp.topic, tp.partition), started) >= IDLE_AFTER_S]
+            release = [tp for tp in release if quiet(tp)]  # a batch may have applied records of these since
             for tp in release:
                 engine_for(tp.partition).windows.set_idle(tp.topic)
             await publish([engine_for(partition) for partition in sorted({tp.partition for tp in release})])

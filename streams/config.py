@@ -67,7 +67,8 @@ class Settings:
     docs/reliability.md says what each promises."""
     log_level: str = "warning"
     """The worker's log level (CXKPI_LOG_LEVEL: debug, info, warning, error, critical). 'info'
-    adds Faust's rebalances and table recoveries and the worker's own batch notes."""
+    adds Faust's rebalances and table recoveries, and the worker's garbage collections and
+    recoveries past transaction markers."""
     transactional_id: str = ""
     """Kafka transactional id under exactly_once (CXKPI_TRANSACTIONAL_ID; unset: app id, host name
     and web port). Unique per running worker and the same when it restarts, so that the restart
