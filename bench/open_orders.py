@@ -32,8 +32,8 @@ from streams import state_writes
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.pipeline import partition_of
 from streams.localworker import proc_status_mb
+from streams.partitioner import partition_of
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from topics.contract import CATEGORIES, INPUT_PARTITIONS, ORDERS
 from topics.validation import decode_event

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from streams.kpis.pipeline import partition_of
+from streams.partitioner import partition_of
 
 MAX_RECORD_BYTES = 1_048_576
 """Kafka's default for a record batch (`max.message.bytes`) and the producer's request

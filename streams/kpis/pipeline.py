@@ -10,19 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka.partitioner.default import murmur2
-
 from streams.kpis.backlog import OverdueAlert
 from streams.kpis.bursts import BurstAlert
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.stage_two import StageTwo
+from streams.partitioner import partition_of
 from topics.validation import Reject, decode_event
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key), so runs here match a real topic."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.config import Settings
-from streams.kpis.pipeline import partition_of
 from streams.outbox import Outbox
+from streams.partitioner import partition_of
 from streams.topic_reader import read_to_end
 
 pytestmark = pytest.mark.kafka

@@ -9,7 +9,8 @@ import orjson
 
 from streams import state_writes, window_state
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.pipeline import LocalPipeline, partition_of
+from streams.kpis.pipeline import LocalPipeline
+from streams.partitioner import partition_of
 from streams.state_writes import ORDER_STATE, TABLES, TICKET_STATE, WINDOW_STATE, Write
 from streams.versioned import latest
 
