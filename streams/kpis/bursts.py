@@ -99,29 +99,34 @@ class BurstDetector:
         if self.first_start is None:
             self.first_start = start_ms
         end = start_ms + BURST_WINDOW_MS
+        window_orders: dict[str, int] = {}
         for (merchant_id, livestream_id), n in counts.items():
             m = self.merchants.setdefault(merchant_id, _Merchant())
             if not m.minutes or m.minutes[-1][0] != start_ms:
                 m.minutes.append((start_ms, 0))
             m.minutes[-1] = (start_ms, m.minutes[-1][1] + n)
             m.minute_livestreams.append((start_ms, livestream_id, n))
+            window_orders[merchant_id] = window_orders.get(merchant_id, 0) + n
         warmed_up = end - self.first_start >= SHORT_MS + BASELINE_MS
+        short_from = end - SHORT_MS
         alerts: list[BurstAlert] = []
+        # every merchant with orders in the last SHORT_MS + BASELINE_MS, each minute: a shop with
+        # no new orders can still start a burst as old orders leave its baseline
         for merchant_id in list(self.merchants):
             m = self.merchants[merchant_id]
-            _forget_before(m, end - SHORT_MS - BASELINE_MS)
-            recent = sum(n for t, n in m.minutes if t >= end - SHORT_MS)
+            _forget_before(m, short_from - BASELINE_MS)
+            recent = _orders_since(m, short_from)
             rate = recent * _MINUTE_MS / SHORT_MS
             burst = self.active.get(merchant_id)
             if burst is not None:
-                burst.orders += sum(n for (m_id, _), n in counts.items() if m_id == merchant_id)
+                burst.orders += window_orders.get(merchant_id, 0)
                 if rate < END_FACTOR * max(burst.baseline, BASELINE_FLOOR_PER_MIN) or recent < MIN_ORDERS / 2:
                     del self.active[merchant_id]
                     alerts.append(
                         BurstAlert("ended", merchant_id, burst.livestream_id, end, rate, burst.baseline, burst.orders)
                     )
             elif warmed_up and recent >= MIN_ORDERS:
-                before = sum(n for t, n in m.minutes if t < end - SHORT_MS)
+                before = sum(n for t, n in m.minutes if t < short_from)
                 baseline = before * _MINUTE_MS / BASELINE_MS
                 if rate >= START_FACTOR * max(baseline, BASELINE_FLOOR_PER_MIN):
                     livestream_id = _top_livestream(m, end - SHORT_MS)
@@ -136,7 +141,8 @@ class BurstDetector:
         """The detector's whole state, JSON-ready (restored by `restore`)."""
         return {
             "merchants": {
-                k: [list(m.minutes), [list(x) for x in m.minute_livestreams]] for k, m in self.merchants.items()
+                k: [list(m.minutes), list(m.minute_livestreams)]
+                for k, m in self.merchants.items()  # tuples: JSON arrays
             },
             "active": {k: [b.started, b.baseline, b.orders, b.livestream_id] for k, b in self.active.items()},
             "first_start": self.first_start,
@@ -158,6 +164,16 @@ def _forget_before(m: _Merchant, horizon_ms: int) -> None:
         m.minutes.popleft()
     while m.minute_livestreams and m.minute_livestreams[0][0] < horizon_ms:
         m.minute_livestreams.popleft()
+
+
+def _orders_since(m: _Merchant, since_ms: int) -> int:
+    """Orders in the minutes from `since_ms` on: the newest few, read from the end."""
+    total = 0
+    for t, n in reversed(m.minutes):
+        if t < since_ms:
+            break
+        total += n
+    return total
 
 
 def _top_livestream(m: _Merchant, since_ms: int) -> str | None:
