@@ -12,6 +12,8 @@ from streams.kpis.catalog import TICKET_REASONS_FOR_DENOMINATOR
 from streams.kpis.context import Context
 
 PROMISE_WINDOW_MS = 48 * 3600 * 1000
+_BY_REASON = tuple({"reason": reason} for reason in TICKET_REASONS_FOR_DENOMINATOR)
+"""Every reason's dimension values, built once: a paid order counts in each reason's denominator."""
 Order = dict[str, Any]
 Event = dict[str, Any]
 
@@ -27,15 +29,18 @@ def on_paid(ctx: Context, order: Order, event: Event) -> None:
     ctx.ratio("presale_ratio", dims, t, 1.0 if order["presale"] else 0.0)
     ctx.ratio("express_refund_eligible_ratio", dims, t, 1.0 if order["elig"] else 0.0)
     ctx.ratio("return_shipping_insured_ratio", dims, t, 1.0 if order["ins"] else 0.0)
-    # every reason's rate has all paid orders as its denominator
-    ctx.ratio("help_requests_per_1k_orders", {}, t, 0.0, 1.0, only=())
-    for reason in TICKET_REASONS_FOR_DENOMINATOR:
-        ctx.ratio("help_requests_per_1k_orders", {"reason": reason}, t, 0.0, 1.0, only=("reason",))
+    _count_for_every_reason(ctx, "help_requests_per_1k_orders", t)
     ctx.ratio("negative_feedback_per_1k_orders", dims, t, 0.0, 1.0)
-    ctx.ratio("help_requests_cohort_per_1k_orders", {}, t, 0.0, 1.0, only=())
-    for reason in TICKET_REASONS_FOR_DENOMINATOR:
-        ctx.ratio("help_requests_cohort_per_1k_orders", {"reason": reason}, t, 0.0, 1.0, only=("reason",))
+    _count_for_every_reason(ctx, "help_requests_cohort_per_1k_orders", t)
     ctx.metrics.inc("orders_paid", (order["cat"], order["ch"], order["seller"]))
+
+
+def _count_for_every_reason(ctx: Context, name: str, t: int) -> None:
+    """A paid order in the denominator of the total's and of each reason's rate."""
+    if ctx.computes(name):
+        ctx.ratio(name, {}, t, 0.0, 1.0, only=())
+        for by_reason in _BY_REASON:
+            ctx.ratio(name, by_reason, t, 0.0, 1.0, only=("reason",))
 
 
 def on_shipped(ctx: Context, order: Order, event: Event) -> None:

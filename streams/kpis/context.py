@@ -5,8 +5,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Protocol
 
-from streams.kpis.catalog import KPI_BY_NAME, Agg, Kpi
+from streams.kpis.catalog import KPI_BY_NAME, Agg
 from streams.windows import PartitionWindows
+
+_Plan = tuple[int, int, tuple[tuple[tuple[str, ...], tuple[int, ...], str], ...]]
+"""A KPI's vector width, settle ms, and per dimension set its window sizes and key prefix."""
 
 
 class MetricsSink(Protocol):
@@ -25,9 +28,9 @@ class NullMetrics:
         pass
 
 
-def dims_key(kpi: str, dims: tuple[str, ...], values: dict[str, str]) -> str:
-    """'kpi|dim=value,dim=value' (dimension names in catalog order)."""
-    return kpi + "|" + ",".join(f"{d}={values[d]}" for d in dims)
+def dims_part(dims: tuple[str, ...], values: dict[str, str]) -> str:
+    """'dim=value,dim=value' (dimension names in catalog order): a KPI key is 'kpi|' and this."""
+    return ",".join(f"{d}={values[d]}" for d in dims)
 
 
 def parse_dims(key: str) -> tuple[str, dict[str, str]]:
@@ -69,19 +72,21 @@ class Context:
             for kpi in KPI_BY_NAME.values()
             if kpis is None or kpi.name in kpis
         }
+        self._buckets = {kpi.name: kpi.buckets for kpi in KPI_BY_NAME.values() if kpi.agg is Agg.HISTOGRAM}
+
+    def computes(self, name: str) -> bool:
+        """Whether the KPI is computed here (`EngineConfig.kpis`): a caller can skip its work."""
+        return name in self._plans
 
     def _add(
         self,
-        kpi: Kpi,
+        plan: _Plan,
         values: dict[str, str],
         t_ms: int,
         index: int,
         amount: float,
         only: tuple[str, ...] | None = None,
     ) -> None:
-        plan = self._plans.get(kpi.name)
-        if plan is None:
-            return
         width, settle_ms, routes = plan
         add = self.windows.add
         for dims, sizes, prefix in routes:  # prefix: 'kpi|' or 'kpi|dim='
@@ -92,15 +97,17 @@ class Context:
             elif len(dims) == 1:
                 if dims[0] not in values:
                     continue
-                key = prefix + str(values[dims[0]])  # = dims_key(kpi.name, dims, values)
+                key = prefix + str(values[dims[0]])  # = prefix + dims_part(dims, values)
             elif all(d in values for d in dims):
-                key = dims_key(kpi.name, dims, values)
+                key = prefix + dims_part(dims, values)
             else:
                 continue
             add(key, width, t_ms, settle_ms, index, amount, sizes)
 
     def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
-        self._add(KPI_BY_NAME[name], values, t_ms, 0, amount)
+        plan = self._plans.get(name)
+        if plan is not None:
+            self._add(plan, values, t_ms, 0, amount)
 
     def ratio(
         self,
@@ -112,17 +119,18 @@ class Context:
         only: tuple[str, ...] | None = None,
     ) -> None:
         """Add to numerator and denominator; `only` restricts it to one dimension set."""
-        kpi = KPI_BY_NAME[name]
+        plan = self._plans.get(name)
+        if plan is None:
+            return
         if num:
-            self._add(kpi, values, t_ms, 0, num, only)
+            self._add(plan, values, t_ms, 0, num, only)
         if den:
-            self._add(kpi, values, t_ms, 1, den, only)
+            self._add(plan, values, t_ms, 1, den, only)
 
     def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
-        kpi = KPI_BY_NAME[name]
-        assert kpi.agg is Agg.HISTOGRAM
-        if kpi.name not in self._plans:
+        plan = self._plans.get(name)
+        if plan is None:
             return
-        self._add(kpi, values, t_ms, 0, 1.0)
-        self._add(kpi, values, t_ms, 1, seconds)
-        self._add(kpi, values, t_ms, 2 + bisect_left(kpi.buckets, seconds), 1.0)
+        self._add(plan, values, t_ms, 0, 1.0)
+        self._add(plan, values, t_ms, 1, seconds)
+        self._add(plan, values, t_ms, 2 + bisect_left(self._buckets[name], seconds), 1.0)
