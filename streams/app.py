@@ -47,12 +47,12 @@ from streams.config import Settings
 from streams.kafka_security import faust_credentials
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
-from streams.kpis.pipeline import partition_of
 from streams.kpis.stage_two import StageTwo
 from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
+from streams.partitioner import partition_of
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
 from streams.transactions import Transactions, next_offsets
@@ -431,19 +431,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         checks its inputs (`streams.offsets`): a replay is skipped, and a record past the
         expected one means the consumer skipped records (seen in the rebalance test on
         2026-11-27: stage two merged partials 0 to 24, then 263 on): it is dropped and the
-        consumer sought back after the batch, until the expected record comes."""
+        consumer sought back after the batch, until the expected record comes.
+
+        The batch's outputs go out first (acknowledged, under at least once), then its state
+        changes, once: a window merged and emitted within the batch is one deletion, and the
+        burst detector is written once per batch, not once per partial that completed a minute."""
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             try:
                 rewind: dict[Any, int] = {}
                 async with in_transaction(next_offsets(event.message for event in batch)):
+                    outputs: list[tuple[str, str, bytes]] = []
                     for event in batch:
                         msg = event.message
-                        stage_two()  # built, with its offsets, before the first check
+                        two = stage_two()  # built, with its offsets, before the first check
                         arrival = stage_arrivals[0].arrive(msg.topic, msg.offset)
                         if arrival is Arrival.NEXT:
-                            await merge_one(event)
+                            outputs += merge_one(two, msg.key, orjson.loads(msg.value))
                         elif arrival is Arrival.AHEAD:
                             rewind[msg.tp] = stage_arrivals[0].next_offset[msg.topic]
+                    for topic, key, value in outputs:
+                        await send(topic, key.encode(), value)
+                    if outputs and transactions is None:  # outputs before the state that says they were sent
+                        await delivered()
+                    write_state(merge_table, stage_two().drain_changes().items(), 0)
+                    await submit()
                 if transactions is None:
                     await delivered()
                 if stage_arrivals:
@@ -453,15 +464,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     event.message.incref()  # never acked: the restart reads it again (see apply_batches)
                 raise
 
-    async def merge_one(event: Any) -> None:
-        two, body = stage_two(), orjson.loads(event.value)
+    def merge_one(two: StageTwo, key: bytes, body: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+        """One partial, progress mark or overdue count merged; returns the records it completed."""
         outputs: list[tuple[str, str, bytes]] = []
-        if event.key == OVERDUE.encode():
+        if key == OVERDUE.encode():
             for backlog_alert in two.on_overdue(body["partition"], body["counts"], body["event_time"]):
                 record = shipping_alert(backlog_alert)
                 outputs.append((SHIPPING_ALERTS.name, backlog_alert.merchant_id, orjson.dumps(record)))
         else:
-            size, start, settle, provisional = parse_key(event.key.decode())
+            size, start, settle, provisional = parse_key(key.decode())
             if start is not None:
                 two.on_partials(body["partition"], (size, start, settle), body["partials"], provisional)
             else:
@@ -477,12 +488,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     if alert.phase == "started":
                         m.bursts.inc()
                 m.bursting.set(len(two.bursts.active))
-        for topic, key, value in outputs:
-            await send(topic, key.encode(), value)
-        if outputs and transactions is None:  # outputs before the state that says they were sent (see publish)
-            await delivered()
-        write_state(merge_table, two.drain_changes().items(), 0)
-        await submit()
+        return outputs
 
     async def next_offset(tp: Any) -> int | None:
         """Offset of the next record this worker will process on `tp` (None: not known yet).
