@@ -645,7 +645,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(m.registry), content_type="text/plain; version=0.0.4")
+        """Every family, or only the samples named by `name[]` parameters (as prometheus_client's
+        own server does): a poller of one counter (the benchmark, 5 times a second) need not
+        make the worker render all of them (4.5% of a busy worker's time, py-spy 2026-11-27)."""
+        names = request.query.getall("name[]", [])
+        registry = m.registry.restricted_registry(names) if names else m.registry
+        return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
 
     def owner_of(order_id: str) -> str | None:
         """URL of the worker owning the order's partition (murmur2 of the raw id, as producers key it).

@@ -41,9 +41,14 @@ def own_broker_settings(data: Path, app_id: str, **env: str) -> Settings:
     )
 
 
+SAMPLE_SUFFIXES = ("", "_total", "_created", "_bucket", "_count", "_sum")
+"""The sample names of a family, for `/metrics?name[]=...`, which filters by sample name."""
+
+
 def metric_family(port: int, family: str) -> Metric | None:
     """One metric family as a worker on this port exposes it now (None: absent)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+    query = "&".join(f"name[]={family}{suffix}" for suffix in SAMPLE_SUFFIXES)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics?{query}", timeout=5) as resp:
         families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
     return families.get(family)
 

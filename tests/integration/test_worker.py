@@ -196,6 +196,20 @@ def test_metric_families_are_declared(run: dict[str, Any]) -> None:
             assert labels == set(METRIC_FAMILIES[name]), (name, labels)
 
 
+def test_metrics_filtered_by_name_hold_only_those_samples(run: dict[str, Any]) -> None:
+    port = run["web_port"]
+    url = f"http://127.0.0.1:{port}/metrics?name[]=cxkpi_events_consumed_total&name[]=cxkpi_table_keys"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        filtered = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    assert set(filtered) == {"cxkpi_events_consumed", "cxkpi_table_keys"}
+    full = _metrics(port)  # the worker is idle now: the same values
+    for name, fam in filtered.items():
+        assert {(s.name, tuple(sorted(s.labels.items())), s.value) for s in fam.samples} == {
+            (s.name, tuple(sorted(s.labels.items())), s.value) for s in full[name].samples
+        }
+    assert sum(s.value for s in filtered["cxkpi_events_consumed"].samples) == metric_sum(port, "cxkpi_events_consumed")
+
+
 def test_buyer_identity_never_leaves(run: dict[str, Any]) -> None:
     buyers = {orjson.loads(r.value).get("buyer_id") for r in _stream() if r.kind == "valid"} - {None}
     assert buyers
