@@ -103,22 +103,25 @@ class PartitionWindows:
 
     def add(
         self,
-        key: str,
+        keys: tuple[str, ...],
         width: int,
         attributed_ms: int,
         settle_ms: int,
-        index: int,
-        amount: float,
+        updates: tuple[tuple[int, float], ...],
         sizes: tuple[int, ...],
-    ) -> bool:
-        """Add `amount` at `index` of `key`'s vector in each of `sizes`; False if all were closed."""
-        applied = False
+    ) -> None:
+        """Add each (index, amount) of `updates` to each key's vector, in each of `sizes`.
+
+        One call for all of an event's updates to a window group: its lookups and its `before`
+        snapshot check once, not once per key and index (a histogram observation is three
+        updates; a paid order's denominators five keys). Each update to a closed window counts
+        as a late update."""
         open_groups, before = self.open, self.before
         for size in sizes:
             start = attributed_ms - attributed_ms % size
             closed = self.closed_through.get((size, settle_ms))
             if closed is not None and start + size <= closed:
-                self.late_updates += 1
+                self.late_updates += len(keys) * len(updates)
                 continue
             key_group = (size, start, settle_ms)
             group = open_groups.get(key_group)
@@ -127,12 +130,12 @@ class PartitionWindows:
                 self.changed.add(key_group)
             if group is None:
                 group = open_groups[key_group] = {}
-            vector = group.get(key)
-            if vector is None:
-                vector = group[key] = [0.0] * width
-            vector[index] += amount
-            applied = True
-        return applied
+            for key in keys:
+                vector = group.get(key)
+                if vector is None:
+                    vector = group[key] = [0.0] * width
+                for index, amount in updates:
+                    vector[index] += amount
 
     def close_due(self) -> Iterator[ClosedWindow]:
         """Every window now final, oldest first, once each (empty ones too)."""

@@ -12,8 +12,6 @@ from streams.kpis.catalog import TICKET_REASONS_FOR_DENOMINATOR
 from streams.kpis.context import Context
 
 PROMISE_WINDOW_MS = 48 * 3600 * 1000
-_BY_REASON = tuple({"reason": reason} for reason in TICKET_REASONS_FOR_DENOMINATOR)
-"""Every reason's dimension values, built once: a paid order counts in each reason's denominator."""
 Order = dict[str, Any]
 Event = dict[str, Any]
 
@@ -37,10 +35,7 @@ def on_paid(ctx: Context, order: Order, event: Event) -> None:
 
 def _count_for_every_reason(ctx: Context, name: str, t: int) -> None:
     """A paid order in the denominator of the total's and of each reason's rate."""
-    if ctx.computes(name):
-        ctx.ratio(name, {}, t, 0.0, 1.0, only=())
-        for by_reason in _BY_REASON:
-            ctx.ratio(name, by_reason, t, 0.0, 1.0, only=("reason",))
+    ctx.ratio_total_and_each(name, "reason", TICKET_REASONS_FOR_DENOMINATOR, t, 1.0)
 
 
 def on_shipped(ctx: Context, order: Order, event: Event) -> None:

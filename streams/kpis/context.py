@@ -73,18 +73,14 @@ class Context:
             if kpis is None or kpi.name in kpis
         }
         self._buckets = {kpi.name: kpi.buckets for kpi in KPI_BY_NAME.values() if kpi.agg is Agg.HISTOGRAM}
-
-    def computes(self, name: str) -> bool:
-        """Whether the KPI is computed here (`EngineConfig.kpis`): a caller can skip its work."""
-        return name in self._plans
+        self._fanouts: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]] = {}
 
     def _add(
         self,
         plan: _Plan,
         values: dict[str, str],
         t_ms: int,
-        index: int,
-        amount: float,
+        updates: tuple[tuple[int, float], ...],
         only: tuple[str, ...] | None = None,
     ) -> None:
         width, settle_ms, routes = plan
@@ -102,12 +98,12 @@ class Context:
                 key = prefix + dims_part(dims, values)
             else:
                 continue
-            add(key, width, t_ms, settle_ms, index, amount, sizes)
+            add((key,), width, t_ms, settle_ms, updates, sizes)
 
     def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
         plan = self._plans.get(name)
         if plan is not None:
-            self._add(plan, values, t_ms, 0, amount)
+            self._add(plan, values, t_ms, ((0, amount),))
 
     def ratio(
         self,
@@ -120,17 +116,44 @@ class Context:
     ) -> None:
         """Add to numerator and denominator; `only` restricts it to one dimension set."""
         plan = self._plans.get(name)
-        if plan is None:
-            return
-        if num:
-            self._add(plan, values, t_ms, 0, num, only)
-        if den:
-            self._add(plan, values, t_ms, 1, den, only)
+        if plan is not None and (num or den):
+            self._add(plan, values, t_ms, _fraction(num, den), only)
 
-    def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
+    def ratio_total_and_each(self, name: str, dim: str, dim_values: tuple[str, ...], t_ms: int, den: float) -> None:
+        """Add `den` to the denominator of the total's vector and of each of `dim`'s values'
+        (a paid order is in every ticket reason's): each window group found once for all."""
         plan = self._plans.get(name)
         if plan is None:
             return
-        self._add(plan, values, t_ms, 0, 1.0)
-        self._add(plan, values, t_ms, 1, seconds)
-        self._add(plan, values, t_ms, 2 + bisect_left(self._buckets[name], seconds), 1.0)
+        fanout = self._fanouts.get((name, dim, dim_values))
+        if fanout is None:
+            fanout = self._fanouts[(name, dim, dim_values)] = _fanout(plan, dim, dim_values)
+        width, settle_ms, _ = plan
+        updates = ((1, den),)
+        for sizes, keys in fanout:
+            self.windows.add(keys, width, t_ms, settle_ms, updates, sizes)
+
+    def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
+        plan = self._plans.get(name)
+        if plan is not None:
+            bucket = 2 + bisect_left(self._buckets[name], seconds)
+            self._add(plan, values, t_ms, ((0, 1.0), (1, seconds), (bucket, 1.0)))
+
+
+def _fraction(num: float, den: float) -> tuple[tuple[int, float], ...]:
+    """A ratio's updates: numerator at 0, denominator at 1, a zero left out."""
+    if not den:
+        return ((0, num),)
+    return ((0, num), (1, den)) if num else ((1, den),)
+
+
+def _fanout(plan: _Plan, dim: str, dim_values: tuple[str, ...]) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+    """The keys of the total (no dimension) and of each value of `dim`, grouped by the window
+    sizes they are kept in, in the plan's route order."""
+    by_sizes: dict[tuple[int, ...], list[str]] = {}
+    for dims, sizes, prefix in plan[2]:
+        if dims == ():
+            by_sizes.setdefault(sizes, []).append(prefix)
+        elif dims == (dim,):
+            by_sizes.setdefault(sizes, []).extend(prefix + value for value in dim_values)
+    return tuple((sizes, tuple(keys)) for sizes, keys in by_sizes.items())

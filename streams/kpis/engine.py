@@ -179,9 +179,8 @@ class PartitionEngine:
         state.setdefault("closed", None)
         areas.on_paid(self.ctx, state, e)
         # merged across partitions at stage two, where bursts are detected
-        self.windows.add(
-            merchant_key(e["merchant_id"], e["livestream_id"]), 1, e["event_time"], 0, 0, 1.0, (BURST_WINDOW_MS,)
-        )
+        merchant = merchant_key(e["merchant_id"], e["livestream_id"])
+        self.windows.add((merchant,), 1, e["event_time"], 0, ((0, 1.0),), (BURST_WINDOW_MS,))
         areas.apply_cohort_delta(self.ctx, state, (0.0, 0.0))
         self.due.push(state["promised"], e["order_id"])
 
