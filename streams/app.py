@@ -404,7 +404,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         now = time.time()
         for msg in batch:
             if msg.timestamp:
-                m.delay.observe(max(now - msg.timestamp, 0.0))
+                m.observe_delay(max(now - msg.timestamp, 0.0))
         heap.after_batch()
 
     async def seek_back(rewind: dict[Any, int], arrivals: Callable[[Any], Expected]) -> None:

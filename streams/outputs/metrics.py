@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
 from streams.kpis.catalog import NOTICE_BUCKETS, REFUND_BUCKETS, RESPONSE_BUCKETS, TIME_TO_SHIP_BUCKETS
+from streams.outputs.event_metrics import CounterSpec, EventMetrics, HistogramSpec
 
 NS = "cxkpi"
+DELAY = "event_to_metric_delay_seconds"
 disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the series count and no dashboard or rule reads them
 
 METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -57,70 +59,63 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None):
         r = self.registry = registry or CollectorRegistry()
-        order = ["category", "channel", "seller"]
-        self._counters = {
-            "orders_paid": Counter(f"{NS}_orders_paid_total", "Orders paid.", order, registry=r),
-            "orders_shipped": Counter(
-                f"{NS}_orders_shipped_total", "Orders shipped, on time or late.", [*order, "promise"], registry=r
-            ),
-            "eta_slips": Counter(
-                f"{NS}_eta_slips_total", "ETA updates that moved delivery later.", ["carrier"], registry=r
-            ),
-            "shipment_exceptions": Counter(
-                f"{NS}_shipment_exceptions_total", "In-transit exceptions.", ["carrier", "kind"], registry=r
-            ),
-            "guarantee_claims": Counter(
-                f"{NS}_guarantee_claims_total", "Refunds claiming a guarantee.", ["guarantee"], registry=r
-            ),
-            "refunds_requested": Counter(
-                f"{NS}_refunds_requested_total", "Refunds requested.", ["reason", "express"], registry=r
-            ),
-            "help_requests": Counter(
-                f"{NS}_help_requests_total", "Help requests opened.", ["reason", "handled_by", "complaint"], registry=r
-            ),
-            "ticket_ratings": Counter(
-                f"{NS}_ticket_ratings_total", "Satisfaction ratings given.", ["handled_by", "rating"], registry=r
-            ),
-            "negative_feedback": Counter(
-                f"{NS}_negative_feedback_total", "Negative feedback on orders.", ["seller"], registry=r
-            ),
-            "state_expired": Counter(
-                f"{NS}_state_expired_total",
-                "Order and ticket states dropped after their TTL (the dedup horizon).",
-                ["table"],
-                registry=r,
-            ),
-        }
-        self._histograms = {
-            "time_to_ship_seconds": Histogram(
-                f"{NS}_time_to_ship_seconds",
-                "Payment to shipment (in-stock).",
-                order,
-                buckets=TIME_TO_SHIP_BUCKETS,
-                registry=r,
-            ),
-            "exception_notice_seconds": Histogram(
-                f"{NS}_exception_notice_seconds",
-                "Exception to buyer notice.",
-                ["carrier"],
-                buckets=NOTICE_BUCKETS,
-                registry=r,
-            ),
-            "refund_completion_seconds": Histogram(
-                f"{NS}_refund_completion_seconds",
-                "Refund request to completion.",
-                ["express"],
-                buckets=REFUND_BUCKETS,
-                registry=r,
-            ),
-            "first_response_seconds": Histogram(
-                f"{NS}_first_response_seconds",
-                "Ticket opened to first response.",
-                ["handled_by"],
-                buckets=RESPONSE_BUCKETS,
-                registry=r,
-            ),
-        }
+        order = ("category", "channel", "seller")
+        self.per_event = EventMetrics(
+            counters={
+                "orders_paid": CounterSpec(f"{NS}_orders_paid", "Orders paid.", order),
+                "orders_shipped": CounterSpec(
+                    f"{NS}_orders_shipped", "Orders shipped, on time or late.", (*order, "promise")
+                ),
+                "eta_slips": CounterSpec(f"{NS}_eta_slips", "ETA updates that moved delivery later.", ("carrier",)),
+                "shipment_exceptions": CounterSpec(
+                    f"{NS}_shipment_exceptions", "In-transit exceptions.", ("carrier", "kind")
+                ),
+                "guarantee_claims": CounterSpec(
+                    f"{NS}_guarantee_claims", "Refunds claiming a guarantee.", ("guarantee",)
+                ),
+                "refunds_requested": CounterSpec(
+                    f"{NS}_refunds_requested", "Refunds requested.", ("reason", "express")
+                ),
+                "help_requests": CounterSpec(
+                    f"{NS}_help_requests", "Help requests opened.", ("reason", "handled_by", "complaint")
+                ),
+                "ticket_ratings": CounterSpec(
+                    f"{NS}_ticket_ratings", "Satisfaction ratings given.", ("handled_by", "rating")
+                ),
+                "negative_feedback": CounterSpec(
+                    f"{NS}_negative_feedback", "Negative feedback on orders.", ("seller",)
+                ),
+                "state_expired": CounterSpec(
+                    f"{NS}_state_expired",
+                    "Order and ticket states dropped after their TTL (the dedup horizon).",
+                    ("table",),
+                ),
+            },
+            histograms={
+                "time_to_ship_seconds": HistogramSpec(
+                    f"{NS}_time_to_ship_seconds", "Payment to shipment (in-stock).", order, TIME_TO_SHIP_BUCKETS
+                ),
+                "exception_notice_seconds": HistogramSpec(
+                    f"{NS}_exception_notice_seconds", "Exception to buyer notice.", ("carrier",), NOTICE_BUCKETS
+                ),
+                "refund_completion_seconds": HistogramSpec(
+                    f"{NS}_refund_completion_seconds", "Refund request to completion.", ("express",), REFUND_BUCKETS
+                ),
+                "first_response_seconds": HistogramSpec(
+                    f"{NS}_first_response_seconds",
+                    "Ticket opened to first response.",
+                    ("handled_by",),
+                    RESPONSE_BUCKETS,
+                ),
+                DELAY: HistogramSpec(
+                    f"{NS}_event_to_metric_delay_seconds",
+                    "Wall time from the record's Kafka timestamp to its metrics being updated.",
+                    (),
+                    (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+                ),
+            },
+        )
+        r.register(self.per_event)
         self.events = Counter(
             f"{NS}_events_consumed_total", "Input records by topic and outcome.", ["topic", "outcome"], registry=r
         )
@@ -174,10 +169,6 @@ class Metrics:
             registry=r,
         )
         self._newest_window: dict[tuple[str, str], int] = {}
-        self._counted: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._observed: dict[tuple[str, tuple[str, ...]], Any] = {}
-        """(metric, labels) -> its labelled child (counters, histograms): `labels()` checks and locks on every call, and
-        the engine counts several times per event. Bounded, as the label values are."""
         self.window_end = Gauge(
             f"{NS}_window_end_timestamp_seconds",
             "End (event time) of the window behind cxkpi_window_value.",
@@ -201,12 +192,6 @@ class Metrics:
             f"{NS}_input_partitions_owned", "Input topic partitions assigned to this worker.", registry=r
         )
         self.table_keys = Gauge(f"{NS}_table_keys", "Keys held in a state table on this worker.", ["table"], registry=r)
-        self.delay = Histogram(
-            f"{NS}_event_to_metric_delay_seconds",
-            "Wall time from the record's Kafka timestamp to its metrics being updated.",
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
-            registry=r,
-        )
 
     def final_window(self, record: dict[str, Any]) -> None:
         """Gauges of the newest final window of a KPI output, totals only (bounded labels)."""
@@ -221,13 +206,10 @@ class Metrics:
             self.window_value.labels(*labels).set(record["value"])
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
-        child = self._counted.get((name, labels))
-        if child is None:
-            child = self._counted[(name, labels)] = self._counters[name].labels(*labels)
-        child.inc(amount)
+        self.per_event.inc(name, labels, amount)
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        child = self._observed.get((name, labels))
-        if child is None:
-            child = self._observed[(name, labels)] = self._histograms[name].labels(*labels)
-        child.observe(value)
+        self.per_event.observe(name, labels, value)
+
+    def observe_delay(self, seconds: float) -> None:
+        self.per_event.observe(DELAY, (), seconds)
