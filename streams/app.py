@@ -297,22 +297,24 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         ):
             for window in windows:
                 body = orjson.dumps({"partition": p, "partials": window.partials})
-                await send(partials_name, group_id(window.group, provisional).encode(), body, 0)
+                outbox.append(partials_name, 0, group_id(window.group, provisional).encode(), body)
             for (size, settle), through in marks.items():
                 if sent_through.get((p, size, settle, provisional)) != through:
                     sent_through[(p, size, settle, provisional)] = through
                     body = orjson.dumps({"partition": p, "through": through})
-                    await send(partials_name, progress_id(size, settle, provisional).encode(), body, 0)
+                    outbox.append(partials_name, 0, progress_id(size, settle, provisional).encode(), body)
         counts, t = engine.drain_overdue()
         if counts:  # merged over partitions at stage two
             body = orjson.dumps({"partition": p, "counts": counts, "event_time": t})
-            await send(partials_name, OVERDUE.encode(), body, 0)
+            outbox.append(partials_name, 0, OVERDUE.encode(), body)
         touched_orders, touched_tickets = engine.drain_touched()
-        for order_id in touched_orders:
+        status_partitions = await outbox.partition_count(GUARANTEE_STATUS.name)
+        for order_id in touched_orders:  # appended, not awaited one by one: a record per event in a backlog
             state = engine.current(engine.orders, order_id)  # None: taken back to before it existed
             record = guarantee_status(order_id, state) if state is not None else None
             if record is not None:
-                await send(GUARANTEE_STATUS.name, order_id.encode(), orjson.dumps(record))
+                key = order_id.encode()
+                outbox.append(GUARANTEE_STATUS.name, partition_of(key, status_partitions), key, orjson.dumps(record))
         return touched_orders, touched_tickets
 
     @contextlib.asynccontextmanager

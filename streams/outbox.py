@@ -36,11 +36,16 @@ class Outbox:
         puts its key (murmur2), or to a random partition without a key, as a producer would.
         A record larger than `max_record_bytes` raises ValueError and is not queued."""
         if partition is None:
-            count = self._partitions.get(topic)
-            if count is None:
-                count = self._partitions[topic] = len(await self._producer().partitions_for(topic))
+            count = await self.partition_count(topic)
             partition = partition_of(key, count) if key is not None else random.randrange(count)
         self.append(topic, partition, key, value)
+
+    async def partition_count(self, topic: str) -> int:
+        """The topic's partition count, asked of the producer's metadata once."""
+        count = self._partitions.get(topic)
+        if count is None:
+            count = self._partitions[topic] = len(await self._producer().partitions_for(topic))
+        return count
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         """Queue one record for a known partition: no await, so a batch's thousands of state
