@@ -264,24 +264,25 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def publish(batch_engines: list[PartitionEngine]) -> None:
         """Send what the engines closed, then persist the state that says it was sent.
 
-        Outputs first, acknowledged; then the state, phase by phase (`state_writes`), each
-        acknowledged before the next and the last before the batch's offsets can be
-        committed. A crash anywhere replays the batch: stage two replaces a re-sent partial
-        and ignores one for a window it completed; recovery takes the state of a batch whose
-        commit marker did not land back to that batch's start, so the replay applies it
-        once; and a window is never marked closed here before its partials reached stage two.
+        The outputs and the state's versioned records (`state_writes` phase 1) together,
+        acknowledged; then the commit marker, then the deletions, each acknowledged before the
+        next and the last before the batch's offsets can be committed. A crash anywhere
+        replays the batch: stage two replaces a re-sent partial and ignores one for a window
+        it completed; recovery takes the state of a batch whose commit marker did not land
+        back to that batch's start (so a versioned record that landed without the outputs
+        counts for nothing), and the replay applies it once; and a window is never marked
+        closed here before its partials reached stage two. (Outputs and versioned records
+        were two waits for the broker until 2026-11-27: one of four per batch.)
 
         The caller holds `engines_busy`: nothing changes the engines until this returns, so the
         records serialized at send time are the batch's."""
         assert engines_busy.locked(), "publish without engines_busy"
         touched = [await send_outputs(engine) for engine in batch_engines]
-        if transactions is None:  # in a transaction all of it commits at once
-            await delivered()
         batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
-        for phase in state_writes.in_order(batch):
+        for phase in state_writes.in_order(batch):  # the first goes with the outputs
             for partition, (table, key, value) in phase:
                 write_state(state_tables[table], ((key, value),), partition)
-            if transactions is None:
+            if transactions is None:  # in a transaction all of it commits at once
                 await delivered()
         for engine in batch_engines:
             for states in (engine.orders, engine.tickets):
