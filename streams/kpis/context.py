@@ -72,7 +72,6 @@ class Context:
             for kpi in KPI_BY_NAME.values()
             if kpis is None or kpi.name in kpis
         }
-        self._buckets = {kpi.name: kpi.buckets for kpi in KPI_BY_NAME.values() if kpi.agg is Agg.HISTOGRAM}
         self._fanouts: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]] = {}
 
     def _add(
@@ -134,9 +133,11 @@ class Context:
             self.windows.add(keys, width, t_ms, settle_ms, updates, sizes)
 
     def observe(self, name: str, values: dict[str, str], t_ms: int, seconds: float) -> None:
+        kpi = KPI_BY_NAME[name]
+        assert kpi.agg is Agg.HISTOGRAM
         plan = self._plans.get(name)
         if plan is not None:
-            bucket = 2 + bisect_left(self._buckets[name], seconds)
+            bucket = 2 + bisect_left(kpi.buckets, seconds)
             self._add(plan, values, t_ms, ((0, 1.0), (1, seconds), (bucket, 1.0)))
 
 
