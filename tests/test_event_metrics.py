@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from streams.outputs.event_metrics import CounterSpec, EventMetrics, HistogramSpec
@@ -35,6 +36,26 @@ def test_a_family_is_declared_before_any_update() -> None:
     registry = CollectorRegistry()
     registry.register(EventMetrics(counters={"orders": CounterSpec("x_orders", "Orders.", ("kind",))}, histograms={}))
     assert b"# TYPE x_orders_total counter" in generate_latest(registry)
+
+
+def test_an_unknown_family_or_wrong_label_count_is_refused() -> None:
+    fast = EventMetrics(
+        counters={"orders": CounterSpec("x_orders", "Orders.", ("kind",))},
+        histograms={"wait": HistogramSpec("x_wait_seconds", "Waits.", ("kind",), BUCKETS)},
+    )
+    with pytest.raises(KeyError):
+        fast.inc("order", ("a",))
+    with pytest.raises(ValueError, match="label values"):
+        fast.inc("orders", ("a", "b"))
+    with pytest.raises(ValueError, match="label values"):
+        fast.observe("wait", (), 1.0)
+    assert [line for line in _samples(_registry(fast)) if not line.startswith("#")] == []  # nothing was counted
+
+
+def _registry(metrics: EventMetrics) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    return registry
 
 
 def _samples(registry: CollectorRegistry) -> list[str]:

@@ -1,7 +1,7 @@
 """Counters and histograms updated for every event, kept in plain dicts, rendered at scrape time.
 
 prometheus_client's `Counter.inc` and `Histogram.observe` take a lock and walk the
-buckets in Python on every call: 9% of a worker's samples under py-spy (2026-11-27), for
+buckets in Python on every call: 9% of a worker's batch handling under py-spy (2026-11-27), for
 values a scrape reads every 15 s. Here an update is a dict lookup and an addition (one
 bisect for a histogram); the worker's event loop both updates and serves /metrics, so
 nothing needs a lock. A registered collector renders the same families a
@@ -11,7 +11,7 @@ nothing needs a lock. A registered collector renders the same families a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -47,13 +47,18 @@ class EventMetrics(Collector):
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
         key = (name, labels)
-        self._counts[key] = self._counts.get(key, 0.0) + amount
+        count = self._counts.get(key)
+        if count is None:  # a new series: checked once, as prometheus_client's `labels()` would
+            _check(name, labels, self.counters)
+            count = 0.0
+        self._counts[key] = count + amount
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
         key = (name, labels)
         bounds = self.histograms[name].buckets
         counts = self._observed.get(key)
         if counts is None:
+            _check(name, labels, self.histograms)
             counts = self._observed[key] = [0.0] * (len(bounds) + 2)
         counts[bisect_left(bounds, value)] += 1.0  # le: a value on a bound counts in that bucket
         counts[-1] += value
@@ -79,6 +84,12 @@ class EventMetrics(Collector):
                     if name == short:
                         family.add_metric(labels, _cumulative(hist.buckets, counts), counts[-1])
             yield family
+
+
+def _check(name: str, labels: tuple[str, ...], specs: Mapping[str, CounterSpec | HistogramSpec]) -> None:
+    """An unknown family raises KeyError, a wrong number of label values ValueError."""
+    if len(labels) != len(specs[name].labels):
+        raise ValueError(f"{name}: {len(labels)} label values for labels {specs[name].labels}")
 
 
 def _cumulative(bounds: tuple[float, ...], counts: list[float]) -> list[tuple[str, float]]:
