@@ -1,4 +1,4 @@
-"""Render the contract's views: JSON Schemas, typed models and the README's field tables.
+"""Render the contract's views: JSON Schemas, typed models, validity checks and the README's field tables.
 
 `python -m topics.codegen` rewrites them; `--check` exits 1 when a checked-in file differs
 (CI and `tests/topics/test_contract_drift.py` use it).
@@ -13,10 +13,12 @@ from typing import Any
 import orjson
 
 from topics.contract import ALL_TOPICS, Field, Kind, Record, Topic
+from topics.render_checks import render_checks
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_DIR = HERE / "schemas"
 MODELS_FILE = HERE / "models.py"
+CHECKS_FILE = HERE / "checks.py"
 README_FILE = HERE / "README.md"
 BEGIN, END = "<!-- BEGIN GENERATED: python -m topics.codegen -->", "<!-- END GENERATED -->"
 
@@ -155,6 +157,7 @@ def render_readme(current: str) -> str:
 def rendered_files() -> dict[Path, str]:
     files = render_schemas()
     files[MODELS_FILE] = render_models()
+    files[CHECKS_FILE] = render_checks()
     files[README_FILE] = render_readme(README_FILE.read_text(encoding="utf-8"))
     return files
 

@@ -1,9 +1,10 @@
 """The topic contract: every topic cxkpi reads or writes, its key, config and records.
 
 This module is the single source of truth. JSON Schemas (`topics/schemas/`), the typed
-models (`topics/models.py`), the field tables in `topics/README.md` and the decoder's
-validation all follow from it; `tests/topics/test_contract_drift.py` fails when they drift.
-It imports nothing of the rest of the project.
+models (`topics/models.py`), the validity checks (`topics/checks.py`), the field tables
+in `topics/README.md` and the decoder's validation all follow from it;
+`tests/topics/test_contract_drift.py` fails when they drift. It imports nothing of the rest
+of the project.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The contract's views (schemas, models, README) never drift from `topics/contract.py`."""
+"""The contract's views (schemas, models, checks, README) never drift from `topics/contract.py`."""
 
 from __future__ import annotations
 
