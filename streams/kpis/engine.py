@@ -95,7 +95,7 @@ class PartitionEngine:
 
         "rejected": the reason is in `last_reject` (the shell dead-letters the record)."""
         t = event["event_time"]
-        newest = max(self.windows.topic_max.values(), default=None)
+        newest = self.windows.newest
         if newest is not None and t > newest + self.config.max_ahead_ms:
             self.last_reject = Reject("implausible_time", "event time days ahead of everything else read here")
             return "rejected"
