@@ -52,7 +52,7 @@ from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
-from streams.partitioner import partition_of
+from streams.partitioner import partition_of, partition_of_order
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
 from streams.transactions import Transactions, next_offsets
@@ -315,7 +315,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             record = guarantee_status(order_id, state) if state is not None else None
             if record is not None:
                 key = order_id.encode()
-                outbox.append(GUARANTEE_STATUS.name, partition_of(key, status_partitions), key, orjson.dumps(record))
+                partition = partition_of_order(key, p, partitions, status_partitions)
+                outbox.append(GUARANTEE_STATUS.name, partition, key, orjson.dumps(record))
         return touched_orders, touched_tickets
 
     @contextlib.asynccontextmanager

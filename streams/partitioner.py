@@ -54,3 +54,13 @@ def partition_of(key: bytes, partitions: int) -> int:
     Cached: the worker writes the same keys again and again (an order's guarantee status at
     each of its events, a KPI's window records every minute)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def partition_of_order(key: bytes, input_partition: int, input_partitions: int, partitions: int) -> int:
+    """`partition_of(key, partitions)` for an order id whose events came on `input_partition`
+    of `input_partitions`: input topics are keyed by order id, so with as many partitions that
+    is the same number, and no hash is computed (the guarantee status of every order an event
+    touched: 4.6% of a worker's main thread under py-spy, 2026-11-27)."""
+    if partitions == input_partitions:
+        return input_partition
+    return partition_of(key, partitions)

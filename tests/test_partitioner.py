@@ -7,7 +7,7 @@ import random
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from streams.partitioner import murmur2, partition_of
+from streams.partitioner import murmur2, partition_of, partition_of_order
 
 
 def _signed(h: int) -> int:
@@ -34,3 +34,11 @@ def test_partition_is_the_positive_hash_modulo_the_count() -> None:
     for n in range(500):
         key = f"o-1-{n:08d}".encode()
         assert partition_of(key, 7) == (kafka_python_murmur2(key) & 0x7FFFFFFF) % 7
+
+
+@pytest.mark.parametrize(("inputs", "outputs"), [(4, 4), (4, 8), (8, 4), (3, 3)])
+def test_an_orders_partition_follows_the_one_its_events_came_on(inputs: int, outputs: int) -> None:
+    for n in range(500):
+        key = f"o-2-{n:08d}".encode()
+        came_on = partition_of(key, inputs)  # where a producer's default partitioner put its events
+        assert partition_of_order(key, came_on, inputs, outputs) == partition_of(key, outputs)

@@ -22,9 +22,11 @@ from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import start_worker, stop_worker
 from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
+from streams.partitioner import partition_of
 from streams.report import report_rows
 from streams.topic_reader import read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
+from topics.contract import GUARANTEE_STATUS
 
 pytestmark = pytest.mark.kafka
 FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)
@@ -157,7 +159,9 @@ def test_accounting_and_rejects(run: dict[str, Any], reference: LocalPipeline) -
 
 
 def test_guarantee_view_and_topic(run: dict[str, Any], reference: LocalPipeline) -> None:
-    latest = {m.key.decode(): orjson.loads(m.value) for m in _read_topic(run["settings"], "order.guarantee-status")}
+    records = _read_topic(run["settings"], "order.guarantee-status")
+    latest = {m.key.decode(): orjson.loads(m.value) for m in records}
+    assert all(m.partition == partition_of(m.key, GUARANTEE_STATUS.partitions) for m in records)  # a producer's
     states = {k: v for e in reference.engines for k, v in e.orders.items() if "paid" in v}
     assert latest.keys() == states.keys()
     for order_id in sorted(states)[:: max(len(states) // 40, 1)]:
