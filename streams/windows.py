@@ -83,6 +83,8 @@ class PartitionWindows:
     that can move it. Computed per event it was 4% of a worker's batch handling (py-spy,
     2026-11-27); in a backlog nearly every event raises its topic's time, but only a raise
     of the topic holding the watermark back moves it."""
+    _seen_all: bool = field(default=False, init=False, repr=False, compare=False)
+    """Every expected topic has been seen: the watermark exists from now on."""
 
     def __post_init__(self) -> None:
         self.newest = max(self.topic_max.values(), default=None)
@@ -95,10 +97,15 @@ class PartitionWindows:
     def _lowest_active(self) -> int | None:
         """The lowest of the topics' times, idle ones left out (all idle: the newest); None
         until every expected topic has been seen or declared idle."""
-        if not self.topic_max or any(t not in self.topic_max and t not in self.idle for t in self.expected_topics):
-            return None
-        active = [t for topic, t in self.topic_max.items() if topic not in self.idle]
-        return min(active) if active else max(self.topic_max.values())
+        seen, idle = self.topic_max, self.idle
+        if not self._seen_all:  # topics leave `topic_max` only by `restore`
+            if not seen or any(t not in seen and t not in idle for t in self.expected_topics):
+                return None
+            self._seen_all = all(t in seen for t in self.expected_topics)
+        if not idle:  # the usual case, and the one recomputed most (the lowest topic being read)
+            return min(seen.values())
+        active = [t for topic, t in seen.items() if topic not in idle]
+        return min(active) if active else max(seen.values())
 
     def set_idle(self, topic: str) -> None:
         """The shell saw `topic` fully consumed and quiet here (or empty): it holds nothing back."""
@@ -254,7 +261,7 @@ class PartitionWindows:
             self.topic_max = dict(progress["topic_max"])
             self.newest = max(self.topic_max.values(), default=None)
             self.idle = set(progress["idle"])
-            self._holding_known = False
+            self._holding_known = self._seen_all = False
             self.closed_through = {(size, settle): t for size, settle, t in progress["closed_through"]}
             self.provisional_through = {(size, settle): t for size, settle, t in progress["provisional_through"]}
             self.late_updates = progress["late_updates"]
