@@ -89,6 +89,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=5000,
+        consumer_max_fetch_size=settings.fetch_partition_bytes,
         # a batch's state writes fit in one request where they can (see publish)
         producer_max_batch_size=1 << 20,
         producer_max_request_size=4 << 20,
@@ -99,6 +100,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_processing_timeout=float(settings.stall_timeout_s),
     )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
     m = metrics or Metrics()
     sizes_ms = tuple(size * 1000 for size in settings.window_sizes_s)
     config = EngineConfig(

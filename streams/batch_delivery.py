@@ -26,6 +26,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
 from streams.committed_reads import ReadCommittedThread
+from streams.fetching import FAUST_FETCH_MAX_WAIT_MS, FetchWaitThread
 
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
@@ -40,6 +41,8 @@ class BatchApp(faust.App):
     transactional = False
     """Exactly-once (`streams.transactions`): consume with the `read_committed` isolation level
     (`streams.committed_reads`), and leave the offsets to each batch's transaction."""
+    fetch_max_wait_ms = FAUST_FETCH_MAX_WAIT_MS
+    """How long the broker may hold a fetch that finds no new records (`streams.fetching`)."""
 
     def deliver_in_batches(self, topics: Collection[str], handler: BatchHandler) -> None:
         """Hand the records of `topics` to `handler`; their agents then get none (they stay
@@ -54,7 +57,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         if getattr(self.app, "transactional", False):
             return ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
-        return super()._new_consumer_thread()
+        return FetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit(self, offsets: Any) -> bool:
         """Transactional: each batch's transaction committed its offsets already. Faust's own

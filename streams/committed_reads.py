@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.transport.drivers import aiokafka as aiokafka_driver
+from streams.fetching import FetchWaitThread
 
 QUIET_LOOKS = 5
 """Looks in a row (one a second: 5 s) a partition must stay unchanged before it counts as
 read in full; Faust's own rule waits for two 5 s queue timeouts."""
 
 
-class ReadCommittedThread(aiokafka_driver.AIOKafkaConsumerThread):
+class ReadCommittedThread(FetchWaitThread):
     """Faust's consumer thread with the `read_committed` isolation level: records of aborted
     or still open transactions are never delivered (input topics and changelogs alike)."""
 

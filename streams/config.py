@@ -90,6 +90,14 @@ class Settings:
     session_timeout_s: int = 30
     """Consumer-group session timeout (CXKPI_SESSION_TIMEOUT_SECONDS): how long a crashed worker's
     partitions wait before the group gives them to another."""
+    fetch_max_wait_ms: int = 100
+    """How long the broker may hold the worker's fetch when it finds no new records
+    (CXKPI_FETCH_MAX_WAIT_MS; Faust's is 1500). A longer hold stalls the busy partitions
+    behind the idle ones in a backlog (`streams.fetching`); a record ends it at once."""
+    fetch_partition_bytes: int = 4 << 20
+    """Most bytes one fetch takes of each partition (CXKPI_FETCH_PARTITION_BYTES; Faust's
+    default is 1 MiB): fewer fetches in a backlog, at most this much per input partition held
+    in the consumer's buffer."""
     security_protocol: str = "PLAINTEXT"
     """Kafka security protocol (CXKPI_SECURITY_PROTOCOL): PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL."""
     sasl_mechanism: str = "PLAIN"
@@ -167,6 +175,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
         session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
         stall_timeout_s=_int(env, "CXKPI_STALL_TIMEOUT_SECONDS", defaults.stall_timeout_s),
+        fetch_max_wait_ms=_int(env, "CXKPI_FETCH_MAX_WAIT_MS", defaults.fetch_max_wait_ms),
+        fetch_partition_bytes=_int(env, "CXKPI_FETCH_PARTITION_BYTES", defaults.fetch_partition_bytes),
         security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
         sasl_mechanism=(env.get("CXKPI_SASL_MECHANISM") or defaults.sasl_mechanism).upper(),
         sasl_username=env.get("CXKPI_SASL_USERNAME", ""),
@@ -192,6 +202,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"CXKPI_LOG_LEVEL={settings.log_level!r}: choose one of {', '.join(LOG_LEVELS)}")
     if settings.stall_timeout_s <= 0:
         raise SettingsError(f"CXKPI_STALL_TIMEOUT_SECONDS={settings.stall_timeout_s}: a number of seconds above 0")
+    if not 0 <= settings.fetch_max_wait_ms <= 60_000:
+        raise SettingsError(f"CXKPI_FETCH_MAX_WAIT_MS={settings.fetch_max_wait_ms}: milliseconds from 0 to 60000")
+    if settings.fetch_partition_bytes < 64 << 10:
+        raise SettingsError(
+            f"CXKPI_FETCH_PARTITION_BYTES={settings.fetch_partition_bytes}: at least 65536 (a record's largest size)"
+        )
     for port_field in ("kafka_port", "kafka_controller_port", "web_port", "prometheus_port", "alertmanager_port"):
         port = getattr(settings, port_field)
         if not 0 < port < 65536:
@@ -224,6 +240,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),
         "CXKPI_STALL_TIMEOUT_SECONDS": str(settings.stall_timeout_s),
+        "CXKPI_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
+        "CXKPI_FETCH_PARTITION_BYTES": str(settings.fetch_partition_bytes),
         "CXKPI_SECURITY_PROTOCOL": settings.security_protocol,
         "CXKPI_SASL_MECHANISM": settings.sasl_mechanism,
         "CXKPI_SASL_USERNAME": settings.sasl_username,

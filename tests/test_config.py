@@ -62,3 +62,15 @@ def test_log_level_defaults_to_warning_reaches_the_worker_and_is_checked() -> No
     assert load_settings(worker_env(settings)).log_level == "info"
     with pytest.raises(SettingsError, match="CXKPI_LOG_LEVEL"):
         load_settings({"CXKPI_LOG_LEVEL": "verbose"})
+
+
+def test_fetch_settings_default_override_and_refuse() -> None:
+    defaults = load_settings({})
+    assert (defaults.fetch_max_wait_ms, defaults.fetch_partition_bytes) == (100, 4 << 20)
+    chosen = load_settings({"CXKPI_FETCH_MAX_WAIT_MS": "500", "CXKPI_FETCH_PARTITION_BYTES": "1048576"})
+    assert (chosen.fetch_max_wait_ms, chosen.fetch_partition_bytes) == (500, 1 << 20)
+    assert load_settings(worker_env(chosen)).fetch_max_wait_ms == 500
+    with pytest.raises(SettingsError, match="CXKPI_FETCH_MAX_WAIT_MS"):
+        load_settings({"CXKPI_FETCH_MAX_WAIT_MS": "-1"})
+    with pytest.raises(SettingsError, match="CXKPI_FETCH_PARTITION_BYTES"):
+        load_settings({"CXKPI_FETCH_PARTITION_BYTES": "1000"})
