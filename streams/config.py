@@ -95,9 +95,11 @@ class Settings:
     (CXKPI_FETCH_MAX_WAIT_MS; Faust's is 1500). A longer hold stalls the busy partitions
     behind the idle ones in a backlog (`streams.fetching`); a record ends it at once."""
     fetch_partition_bytes: int = 4 << 20
-    """Most bytes one fetch takes of each partition (CXKPI_FETCH_PARTITION_BYTES; Faust's
-    default is 1 MiB): fewer fetches in a backlog, at most this much per input partition held
-    in the consumer's buffer."""
+    """Most bytes one fetch takes of each partition (CXKPI_FETCH_PARTITION_BYTES): 4 MiB under
+    batch delivery, fewer fetches in a backlog; Faust's 1 MiB under agent delivery, whose
+    records wait in the agent's stream buffer, where a bigger fetch only holds a partition's
+    records back longer (a 120,000-record backlog took 36.5 s at 4 MiB, 32.1 s at 1 MiB, and
+    the stall watchdog at 6 s took busy partitions for stalled)."""
     security_protocol: str = "PLAINTEXT"
     """Kafka security protocol (CXKPI_SECURITY_PROTOCOL): PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL."""
     sasl_mechanism: str = "PLAIN"
@@ -176,7 +178,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
         stall_timeout_s=_int(env, "CXKPI_STALL_TIMEOUT_SECONDS", defaults.stall_timeout_s),
         fetch_max_wait_ms=_int(env, "CXKPI_FETCH_MAX_WAIT_MS", defaults.fetch_max_wait_ms),
-        fetch_partition_bytes=_int(env, "CXKPI_FETCH_PARTITION_BYTES", defaults.fetch_partition_bytes),
+        fetch_partition_bytes=_int(
+            env,
+            "CXKPI_FETCH_PARTITION_BYTES",
+            defaults.fetch_partition_bytes if (env.get("CXKPI_DELIVERY") or defaults.delivery) == "batch" else 1 << 20,
+        ),
         security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
         sasl_mechanism=(env.get("CXKPI_SASL_MECHANISM") or defaults.sasl_mechanism).upper(),
         sasl_username=env.get("CXKPI_SASL_USERNAME", ""),

@@ -67,6 +67,7 @@ def test_log_level_defaults_to_warning_reaches_the_worker_and_is_checked() -> No
 def test_fetch_settings_default_override_and_refuse() -> None:
     defaults = load_settings({})
     assert (defaults.fetch_max_wait_ms, defaults.fetch_partition_bytes) == (100, 4 << 20)
+    assert load_settings({"CXKPI_DELIVERY": "agent"}).fetch_partition_bytes == 1 << 20  # Faust's
     chosen = load_settings({"CXKPI_FETCH_MAX_WAIT_MS": "500", "CXKPI_FETCH_PARTITION_BYTES": "1048576"})
     assert (chosen.fetch_max_wait_ms, chosen.fetch_partition_bytes) == (500, 1 << 20)
     assert load_settings(worker_env(chosen)).fetch_max_wait_ms == 500

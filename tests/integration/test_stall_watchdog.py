@@ -22,8 +22,9 @@ pytestmark = pytest.mark.kafka
 
 STALL_S = 6
 BACKLOG = 120_000
-"""Records preloaded: at a few thousand per second the worker drains them for longer than
-`STALL_S` plus three rounds of the watchdog (7 s each)."""
+"""Records preloaded: agent delivery drains them for longer than `STALL_S` plus three rounds
+of the watchdog (7 s each: about 33 s on 2026-11-27); batch delivery, since the fetch settings
+(`streams.fetching`), in about 15 s, still two rounds past `STALL_S`."""
 STALLED = ("has not started processing", "stopped processing")
 
 
