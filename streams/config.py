@@ -16,6 +16,8 @@ GUARANTEES = ("at_least_once", "exactly_once")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+FAUST_FETCH_PARTITION_BYTES = 1 << 20
+"""Faust's `consumer_max_fetch_size`, kept under agent delivery."""
 
 
 class SettingsError(ValueError):
@@ -151,6 +153,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     kafka_port = _int(env, "CXKPI_KAFKA_PORT", defaults.kafka_port)
     bootstrap = env.get("CXKPI_BOOTSTRAP", "")
     cache_dir = Path(env.get("CXKPI_CACHE_DIR") or defaults.cache_dir)
+    delivery = env.get("CXKPI_DELIVERY") or defaults.delivery
+    # agent delivery keeps Faust's fetch size (see `fetch_partition_bytes`)
+    fetch_bytes = defaults.fetch_partition_bytes if delivery == "batch" else FAUST_FETCH_PARTITION_BYTES
     settings = Settings(
         bootstrap=bootstrap or f"127.0.0.1:{kafka_port}",
         external_cluster=bool(bootstrap),
@@ -167,7 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         grace_s=_int(env, "CXKPI_GRACE_SECONDS", defaults.grace_s),
         window_sizes_s=_sizes(env.get("CXKPI_WINDOW_SIZES"), defaults.window_sizes_s),
         store=env.get("CXKPI_STORE") or defaults.store,
-        delivery=env.get("CXKPI_DELIVERY") or defaults.delivery,
+        delivery=delivery,
         guarantee=(env.get("CXKPI_PROCESSING_GUARANTEE") or defaults.guarantee).lower(),
         transactional_id=env.get("CXKPI_TRANSACTIONAL_ID", ""),
         log_level=(env.get("CXKPI_LOG_LEVEL") or defaults.log_level).lower(),
@@ -178,11 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
         stall_timeout_s=_int(env, "CXKPI_STALL_TIMEOUT_SECONDS", defaults.stall_timeout_s),
         fetch_max_wait_ms=_int(env, "CXKPI_FETCH_MAX_WAIT_MS", defaults.fetch_max_wait_ms),
-        fetch_partition_bytes=_int(
-            env,
-            "CXKPI_FETCH_PARTITION_BYTES",
-            defaults.fetch_partition_bytes if (env.get("CXKPI_DELIVERY") or defaults.delivery) == "batch" else 1 << 20,
-        ),
+        fetch_partition_bytes=_int(env, "CXKPI_FETCH_PARTITION_BYTES", fetch_bytes),
         security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
         sasl_mechanism=(env.get("CXKPI_SASL_MECHANISM") or defaults.sasl_mechanism).upper(),
         sasl_username=env.get("CXKPI_SASL_USERNAME", ""),
