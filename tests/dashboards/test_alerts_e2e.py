@@ -130,6 +130,28 @@ def _wait_consumed(stack: Stack, timeout_s: float = 180) -> None:
     time.sleep(12)  # the worker's gauge timers run every 5 s; Prometheus scrapes every second
 
 
+def _without_data(stack: Stack, queries: dict[str, str], rounds: int = 5) -> list[str]:
+    """The names of the queries that returned nothing, asked again a few scrapes later.
+
+    A gauge's instant value is gone for a moment after one scrape timed out (Prometheus marks
+    the target's series stale; the scrape timeout here is the 1 s interval): a panel without
+    data is one that stays empty over several scrapes."""
+    empty = list(queries)
+    for attempt in range(rounds):
+        empty = [name for name in empty if not _query(stack, queries[name])]
+        if not empty or attempt == rounds - 1:
+            break
+        time.sleep(3)
+    return empty
+
+
+def _scrape_health(stack: Stack) -> str:
+    """For a failure message: the worker's scrapes that failed lately, and its log's end."""
+    failed = _query(stack, 'count_over_time((up{job="cxkpi"} == 0)[5m:1s])')
+    log = (stack.data / "worker.log").read_text(errors="replace").splitlines()[-20:]
+    return f"failed scrapes in the last 5 min: {failed}\nworker.log ends:\n" + "\n".join(log)
+
+
 def _alerts(stack: Stack) -> list[dict[str, Any]]:
     return [a for a in _get(f"{stack.alertmanager_url}/api/v2/alerts") if a["status"]["state"] == "active"]
 
@@ -171,12 +193,12 @@ def test_carrier_outage_alert_reaches_alertmanager_and_panels_have_data(stack: S
     # every dashboard panel's query returns data from what this Prometheus scraped (the
     # comparison offset is set to 30 s: this Prometheus has minutes of history, not days)
     _wait_consumed(stack)
-    empty = []
-    for uid, title, expr in all_queries():
-        concrete_expr = concrete(expr, ALL | {"$__rate_interval": "1m", "$compare": "30s"})
-        if not _query(stack, concrete_expr):
-            empty.append(f"{uid} / {title}: {concrete_expr}")
-    assert empty == [], "\n".join(empty)
+    queries = {
+        f"{uid} / {title}": concrete(expr, ALL | {"$__rate_interval": "1m", "$compare": "30s"})
+        for uid, title, expr in all_queries()
+    }
+    empty = _without_data(stack, queries)
+    assert empty == [], "\n".join([*(f"{name}: {queries[name]}" for name in empty), _scrape_health(stack)])
 
     # and `cxkpi snapshot`'s renderer draws every panel of every dashboard from range queries
     variables = ALL | {"$__rate_interval": "1m", "$compare": "30s"}
