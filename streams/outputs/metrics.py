@@ -137,7 +137,9 @@ class Metrics:
             registry=r,
         )
         self.windows_emitted = Counter(
-            f"{NS}_windows_emitted_total", "Final kpi.windows records published.", registry=r
+            f"{NS}_windows_emitted_total",
+            "Final kpi.windows records published, counted once acknowledged (committed under exactly_once).",
+            registry=r,
         )
         self.overdue = Gauge(
             f"{NS}_orders_overdue",
