@@ -527,10 +527,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
         End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which
         is unset or stale right after start-up and would declare a topic idle before its data came.
-        One publish (one transaction under exactly_once) per partition: a release can move a
-        watermark by days and close all its windows at once, and between partitions the loop
-        serves /metrics and heartbeats (all four in one publish held it 0.5 to 0.6 s, py-spy in
-        the e2e test).
+        One publish (one transaction under exactly_once) for every partition released at once.
         """
         if not tables_ready():
             return
@@ -547,16 +544,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         release = idle.releasable(candidates, ends, positions)
         if not release:
             return
-        for partition in sorted({tp.partition for tp in release}):
-            async with engines_busy, in_transaction({}):
-                if partition not in engines:
-                    continue  # given away by a rebalance while an earlier one published
-                # a batch may have applied records of these since
-                quiet_now = [tp for tp in release if tp.partition == partition and quiet(tp)]
-                for tp in quiet_now:
-                    engines[partition].windows.set_idle(tp.topic)
-                if quiet_now:
-                    await publish([engines[partition]])
+        async with engines_busy, in_transaction({}):
+            release = [tp for tp in release if quiet(tp)]  # a batch may have applied records of these since
+            for tp in release:
+                engine_for(tp.partition).windows.set_idle(tp.topic)
+            await publish([engine_for(partition) for partition in sorted({tp.partition for tp in release})])
 
     markers = MarkerAwareRecovery()
 
