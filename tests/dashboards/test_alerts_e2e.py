@@ -193,15 +193,12 @@ def test_carrier_outage_alert_reaches_alertmanager_and_panels_have_data(stack: S
     # every dashboard panel's query returns data from what this Prometheus scraped (the
     # comparison offset is set to 30 s: this Prometheus has minutes of history, not days)
     _wait_consumed(stack)
-    queries = {
-        f"{uid} / {title}": concrete(expr, ALL | {"$__rate_interval": "1m", "$compare": "30s"})
-        for uid, title, expr in all_queries()
-    }
+    variables = ALL | {"$__rate_interval": "1m", "$compare": "30s"}
+    queries = {f"{uid} / {title}": concrete(expr, variables) for uid, title, expr in all_queries()}
     empty = _without_data(stack, queries)
     assert empty == [], "\n".join([*(f"{name}: {queries[name]}" for name in empty), _scrape_health(stack)])
 
     # and `cxkpi snapshot`'s renderer draws every panel of every dashboard from range queries
-    variables = ALL | {"$__rate_interval": "1m", "$compare": "30s"}
     # over the whole run: once the input is all processed, rates fall to 0 and ratios to NaN
     written = render_all(stack.prometheus_url, stack.data / "snapshots", wall_start, time.time(), variables)
     assert [p.name for p, _, _ in written] == [f"{make().uid}.png" for make in DASHBOARDS]
