@@ -53,6 +53,7 @@ from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.partitioner import partition_of, partition_of_order
+from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
 from streams.transactions import Transactions, next_offsets
@@ -125,8 +126,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
     engines: dict[int, PartitionEngine] = {}
     expected: dict[int, Expected] = {}  # partition -> where its committed state stands in each input topic
-    stage: list[StageTwo] = []  # built from merge-state when the partials partition is (re)assigned
-    stage_arrivals: list[Expected] = []  # with it: where its state stands in the partials topic
     last_seen: dict[tuple[str, int], float] = {}  # (topic, partition) -> wall time of its last record applied
     sent_through: dict[tuple[int, int, int, bool], int] = {}  # (partition, size, settle, provisional) -> sent
     input_names = {t.name for t in INPUT_TOPICS}
@@ -180,14 +179,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             return [(key, states[key]) for key in states]
         return list(table.data.data.items())
 
-    def stage_two() -> StageTwo:
-        if not stage:
-            stage.append(StageTwo.restore(partitions, recovered(merge_table, 0)))
-            # the same dict: merge-state carries it; transactions' markers leave gaps in the topic
-            stage_arrivals[:] = [Expected(stage[0].input_offsets, gaps_expected=settings.guarantee == "exactly_once")]
-            if not persistent:
-                merge_table.data.data.clear()  # type: ignore[attr-defined]  # the live copy is the StageTwo from now on
-        return stage[0]
+    def build_stage_two() -> tuple[StageTwo, Expected]:
+        two = StageTwo.restore(partitions, recovered(merge_table, 0))
+        if not persistent:
+            merge_table.data.data.clear()  # type: ignore[attr-defined]  # the live copy is the StageTwo from now on
+        # the same dict: merge-state carries it; transactions' markers leave gaps in the topic
+        return two, Expected(two.input_offsets, gaps_expected=settings.guarantee == "exactly_once")
+
+    stage_slot = StageSlot(build_stage_two)
 
     in_flight: list[Any] = []  # delivery futures since the last `delivered()`
     transactions: Transactions | None = None
@@ -448,27 +447,28 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 async with in_transaction(next_offsets(event.message for event in batch)):
                     outputs: list[tuple[str, str, bytes]] = []
                     finals = 0
-                    for event in batch:  # no await in here: a rebalance in between would rebuild the stage
+                    # the batch's stage throughout: after an await the slot could hold a new one
+                    two, arrivals = stage_slot.get()  # built, with its offsets, before the first check
+                    for event in batch:
                         msg = event.message
-                        two = stage_two()  # built, with its offsets, before the first check
-                        arrival = stage_arrivals[0].arrive(msg.topic, msg.offset)
+                        arrival = arrivals.arrive(msg.topic, msg.offset)
                         if arrival is Arrival.NEXT:
                             completed, final_windows = merge_one(two, msg.key, orjson.loads(msg.value))
                             outputs += completed
                             finals += final_windows
                         elif arrival is Arrival.AHEAD:
-                            rewind[msg.tp] = stage_arrivals[0].next_offset[msg.topic]
+                            rewind[msg.tp] = arrivals.next_offset[msg.topic]
                     for topic, key, value in outputs:
                         await send(topic, key.encode(), value)
                     if outputs and transactions is None:  # outputs before the state that says they were sent
                         await delivered()
-                    write_state(merge_table, stage_two().drain_changes().items(), 0)
+                    write_state(merge_table, two.drain_changes().items(), 0)
                     await submit()
                 if transactions is None:
                     await delivered()
                 m.windows_emitted.inc(finals)  # acknowledged (committed): a reader finds them
-                if stage_arrivals:
-                    await seek_back(rewind, lambda tp: stage_arrivals[0])
+                if stage_slot.arrivals is arrivals:  # still this worker's
+                    await seek_back(rewind, lambda tp: arrivals)  # noqa: B023  # awaited in this iteration
             except BaseException:
                 for event in batch:
                     event.message.incref()  # never acked: the restart reads it again (see apply_batches)
@@ -601,9 +601,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 del sent_through[key]
         for tp_key in [k for k in last_seen if k[1] not in owned]:
             del last_seen[tp_key]
-        if not any(tp.topic == partials_topic.get_topic_name() for tp in assigned):
-            stage.clear()  # rebuilt from merge-state if the partials partition comes back
-            stage_arrivals.clear()
+        stage_slot.on_assigned(any(tp.topic == partials_topic.get_topic_name() for tp in assigned))
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:
