@@ -360,8 +360,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         async with fatal("kpi_events"):
             async with engines_busy, in_transaction(next_offsets(batch)):
                 await apply_batch(batch)
-            for msg in batch:
-                app.consumer.ack(msg)
+            app.consumer.ack_batch(batch)  # type: ignore[attr-defined]  # a BatchConsumer under batch delivery
 
     if settings.delivery == "batch":
         app.deliver_in_batches(input_names, on_batch)

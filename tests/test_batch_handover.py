@@ -1,0 +1,165 @@
+"""Batch delivery's per-partition read-offset, gap and ack steps leave Faust's consumer in the
+state its own per-record steps would (faust-streaming 0.15.3: the loop body of
+`Consumer._drain_messages`, and `Consumer.ack`), on random fetches."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+from weakref import WeakSet
+
+import pytest
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from streams.batch_delivery import BatchConsumer, _message
+
+ORDERS = TP("orders", 0)
+NO_ACKS = TP("cxkpi-internal", 0)
+
+
+class FakeConsumer:
+    """The attributes Faust's steps read and write, nothing else of a Faust service."""
+
+    def __init__(self, read: int | None, committed: int | None, commit_every: int | None) -> None:
+        self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != NO_ACKS.topic))
+        self._read_offset: dict[TP, int | None] = defaultdict(lambda: None, {ORDERS: read, NO_ACKS: read})
+        self._committed_offset: dict[TP, int | None] = defaultdict(lambda: None, {ORDERS: committed})
+        self._commit_every = commit_every
+        self._n_acked = 0
+        self._acked_index: dict[TP, set[int]] = defaultdict(set)
+        self._acked: dict[TP, list[int]] = defaultdict(list)
+        self._unacked_messages: WeakSet[Any] = WeakSet()
+        self._waiting_for_ack = None
+        self.gaps: list[tuple[TP, int, int]] = []
+        self.commits = 0
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        self.gaps.append((tp, offset_from, offset_to))
+
+    async def commit(self) -> None:
+        self.commits += 1
+
+    def state(self) -> tuple[Any, ...]:
+        return (
+            dict(self._read_offset),
+            self.gaps,
+            self.commits,
+            self._n_acked,
+            {tp: sorted(index) for tp, index in self._acked_index.items() if index},  # defaultdicts: empty
+            {tp: acked for tp, acked in self._acked.items() if acked},  # entries are no difference
+            len(self._unacked_messages),
+        )
+
+
+async def faust_in_order(consumer: FakeConsumer, tp: TP, records: list[Any]) -> list[Any]:
+    """faust-streaming 0.15.3, `Consumer._drain_messages`: its per-record steps, as written there."""
+    kept = []
+    for record in records:
+        offset = record.offset
+        r_offset = consumer._read_offset[tp]
+        if r_offset is None or offset >= r_offset:
+            if r_offset and offset - r_offset > 1 and consumer.app.topics.acks_enabled_for(tp.topic):
+                await consumer._add_gap(tp, r_offset + 1, offset)
+            if consumer._commit_every is not None and consumer._n_acked >= consumer._commit_every:
+                consumer._n_acked = 0
+                await consumer.commit()
+            consumer._read_offset[tp] = offset
+            kept.append(record)
+    return kept
+
+
+def _records(rng: random.Random, tp: TP) -> list[Any]:
+    offsets, offset = [], rng.randrange(0, 30)
+    for _ in range(rng.randrange(1, 40)):
+        offsets.append(offset)
+        offset += 1 if rng.random() < 0.8 else rng.randrange(2, 6)  # compaction, transaction markers
+    return [SimpleNamespace(offset=o, topic=tp.topic) for o in offsets]
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_the_read_offset_gaps_and_commits_are_faust_s(seed: int) -> None:
+    rng = random.Random(seed)
+    tp = rng.choice([ORDERS, NO_ACKS])
+    records = _records(rng, tp)
+    read = rng.choice([None, 0, 1, records[0].offset - 3, records[0].offset, records[len(records) // 2].offset])
+    commit_every = rng.choice([None, 5, 10_000])  # Faust's default is 10,000
+    ours, faust = (FakeConsumer(read, None, commit_every) for _ in range(2))
+    for consumer in (ours, faust):
+        consumer._n_acked = 7
+    kept = asyncio.run(BatchConsumer._in_order(ours, tp, records))  # type: ignore[arg-type]
+    assert kept == asyncio.run(faust_in_order(faust, tp, records))
+    assert ours._read_offset == faust._read_offset
+    assert ours.gaps == faust.gaps
+    # Faust checks the commit threshold per record, but nothing acks within one fetch's records:
+    # after the first commit the count is 0 again, so it commits at most once there too
+    assert (ours.commits, ours._n_acked) == (faust.commits, faust._n_acked)
+
+
+def _messages(rng: random.Random) -> list[ConsumerMessage]:
+    messages = []
+    for tp in (ORDERS, NO_ACKS, TP("orders", 1)):
+        for offset in sorted(rng.sample(range(50), rng.randrange(0, 20))):
+            record = SimpleNamespace(
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=offset,
+                timestamp=1_000 * offset,
+                timestamp_type=0,
+                headers=[],
+                key=b"k",
+                value=b"v",
+                checksum=None,
+                serialized_key_size=1,
+                serialized_value_size=1,
+            )
+            messages.append(_message(tp, record, 3))
+    rng.shuffle(messages)
+    return messages
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_acking_a_batch_is_acking_each_record(seed: int) -> None:
+    rng = random.Random(seed)
+    committed = rng.choice([None, 0, 10, 25])
+    acked_before = rng.sample(range(50), 5)  # by an earlier batch
+    ours, faust = FakeConsumer(None, committed, None), FakeConsumer(None, committed, None)
+    ours_batch, faust_batch = _messages(random.Random(seed)), _messages(random.Random(seed))  # equal, not the same
+    for batch, consumer in ((ours_batch, ours), (faust_batch, faust)):
+        consumer._acked_index[ORDERS].update(acked_before)
+        for message in batch:
+            consumer._unacked_messages.add(message)
+    already = rng.randrange(0, len(ours_batch) + 1)
+    for batch in (ours_batch, faust_batch):  # some acked before (a message acks once)
+        for message in batch[:already]:
+            message.acked = True
+    BatchConsumer.ack_batch(ours, ours_batch)  # type: ignore[arg-type]
+    for message in faust_batch:
+        Consumer.ack(faust, message)  # type: ignore[arg-type]
+    faust._unacked_messages -= {m for m in faust._unacked_messages if m.acked}  # what wait_empty cleans up
+    assert ours.state() == faust.state()
+    assert all(m.acked for m in ours_batch)
+
+
+def test_messages_are_faust_s_with_the_generation_of_their_fetch() -> None:
+    record = SimpleNamespace(
+        topic="orders",
+        partition=2,
+        offset=9,
+        timestamp=1_500,
+        timestamp_type=0,
+        headers=[],
+        key=b"k",
+        value=b"v",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=1,
+    )
+    message = _message(TP("orders", 2), record, 5)
+    assert (message.topic, message.partition, message.offset, message.timestamp) == ("orders", 2, 9, 1.5)
+    assert (message.key, message.value, message.generation_id, message.acked) == (b"k", b"v", 5, False)
+    assert _message(TP("orders", 2), SimpleNamespace(**{**vars(record), "timestamp": None}), 5).timestamp is None
