@@ -26,7 +26,6 @@ import asyncio
 import base64
 import collections
 import contextlib
-import functools
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -55,7 +54,7 @@ from streams.outputs.metrics import Metrics
 from streams.partitioner import partition_of, partition_of_order
 from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
-from streams.state_writes import ORDER_STATE, TICKET_STATE, WINDOW_STATE
+from streams.state_writes import MERGE_STATE, ORDER_STATE, TICKET_STATE, WINDOW_STATE
 from streams.transactions import Transactions, next_offsets
 from streams.versioned import latest
 from topics.contract import (
@@ -120,7 +119,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     tickets = app.Table(TICKET_STATE, default=None, partitions=partitions, options=options)
     # open windows per input partition, and stage two's state (on the partials topic's one partition)
     window_table = app.Table(WINDOW_STATE, default=None, partitions=partitions, options=options)
-    merge_table = app.Table("merge-state", default=None, partitions=1, options=options)
+    merge_table = app.Table(MERGE_STATE, default=None, partitions=1, options=options)
     # memory store: the engine works on the table's own dict, shared by the worker's partitions
     order_dict: dict[str, Any] = {} if persistent else orders.data.data  # type: ignore[attr-defined]
     ticket_dict: dict[str, Any] = {} if persistent else tickets.data.data  # type: ignore[attr-defined]
@@ -245,17 +244,18 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 await app.crash(error)
                 raise error
 
-    @functools.cache
-    def changelog(table: Any) -> str:
-        return str(table.changelog_topic.get_topic_name())
+    changelogs = {  # table name -> its changelog topic
+        table.name: str(table.changelog_topic.get_topic_name())
+        for table in (orders, tickets, window_table, merge_table)
+    }
 
-    def write_state(table: Any, entries: Iterable[tuple[str, Any]], partition: int) -> None:
-        """Queue (key, value) state records for `table`'s changelog; None deletes the key."""
-        topic, append, dumps = changelog(table), outbox.append, orjson.dumps
-        for key, value in entries:
-            append(topic, partition, dumps(key), None if value is None else dumps(value))
+    def write_state(entries: Iterable[tuple[int, str, str, Any]]) -> None:
+        """Queue state records, each (partition, table name, key, value) for that table's
+        changelog; None deletes the key. One call for a batch's thousands of records."""
+        append, dumps = outbox.append, orjson.dumps
+        for partition, table, key, value in entries:
+            append(changelogs[table], partition, dumps(key), None if value is None else dumps(value))
 
-    state_tables = {ORDER_STATE: orders, TICKET_STATE: tickets, WINDOW_STATE: window_table}
     engines_busy = asyncio.Lock()
     """Held by whatever changes the engines and publishes, for the whole of it: a batch (which
     awaits sends mid-way) and the idle timer. A publish between a batch's events would commit
@@ -281,8 +281,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         touched = [await send_outputs(engine) for engine in batch_engines]
         batch = [(engine, *changed) for engine, changed in zip(batch_engines, touched, strict=True)]
         for phase in state_writes.in_order(batch):  # the first goes with the outputs
-            for partition, (table, key, value) in phase:
-                write_state(state_tables[table], ((key, value),), partition)
+            write_state((partition, table, key, value) for partition, (table, key, value) in phase)
             if transactions is None:  # in a transaction all of it commits at once
                 await delivered()
         for engine in batch_engines:
@@ -406,9 +405,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             m.events.labels(topic, outcome).inc(n)
         await seek_back(rewind, lambda tp: expected[tp.partition])
         now = time.time()
-        for msg in batch:
-            if msg.timestamp:
-                m.observe_delay(max(now - msg.timestamp, 0.0))
+        m.observe_delays(max(now - msg.timestamp, 0.0) for msg in batch if msg.timestamp)
         heap.after_batch()
 
     async def seek_back(rewind: dict[Any, int], arrivals: Callable[[Any], Expected]) -> None:
@@ -461,7 +458,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                         await send(topic, key.encode(), value)
                     if outputs and transactions is None:  # outputs before the state that says they were sent
                         await delivered()
-                    write_state(merge_table, two.drain_changes().items(), 0)
+                    write_state((0, MERGE_STATE, key, value) for key, value in two.drain_changes().items())
                     await submit()
                 if transactions is None:
                     await delivered()

@@ -32,6 +32,20 @@ def test_same_exposition_as_prometheus_client() -> None:
     assert _samples(ours) == _samples(theirs)
 
 
+def test_a_batch_of_observations_is_one_observe_after_another() -> None:
+    def metrics() -> EventMetrics:
+        return EventMetrics(counters={}, histograms={"wait": HistogramSpec("x_wait_seconds", "Waits.", (), BUCKETS)})
+
+    one_by_one, batched = metrics(), metrics()
+    rng = random.Random(5)
+    batches = [[rng.uniform(0, 2_000_000) for _ in range(rng.randrange(0, 50))] for _ in range(20)]
+    for values in batches:
+        for value in values:
+            one_by_one.observe("wait", (), value)
+        batched.observe_all("wait", (), iter(values))  # any iterable: the worker passes a generator
+    assert _samples(_registry(batched)) == _samples(_registry(one_by_one))
+
+
 def test_a_family_is_declared_before_any_update() -> None:
     registry = CollectorRegistry()
     registry.register(EventMetrics(counters={"orders": CounterSpec("x_orders", "Orders.", ("kind",))}, histograms={}))

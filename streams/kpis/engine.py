@@ -114,7 +114,9 @@ class PartitionEngine:
 
     def drain_rejected(self) -> list[tuple[str, Event, int]]:
         """Parked events found implausible when their payment came: (topic, event, offset)."""
-        rejected, self.rejected_parked = self.rejected_parked, []
+        rejected = self.rejected_parked
+        if rejected:  # asked after every event: no new list while there is nothing
+            self.rejected_parked = []
         return rejected
 
     def close_due(self) -> list[ClosedWindow]:

@@ -11,7 +11,7 @@ nothing needs a lock. A registered collector renders the same families a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -54,14 +54,21 @@ class EventMetrics(Collector):
         self._counts[key] = count + amount
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
+        self.observe_all(name, labels, (value,))
+
+    def observe_all(self, name: str, labels: tuple[str, ...], values: Iterable[float]) -> None:
+        """`observe` each of `values` (a batch's: one lookup for all of them)."""
         key = (name, labels)
         bounds = self.histograms[name].buckets
         counts = self._observed.get(key)
         if counts is None:
             _check(name, labels, self.histograms)
             counts = self._observed[key] = [0.0] * (len(bounds) + 2)
-        counts[bisect_left(bounds, value)] += 1.0  # le: a value on a bound counts in that bucket
-        counts[-1] += value
+        total = counts[-1]  # added up in order, as one `observe` after another would
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1.0  # le: a value on a bound counts in that bucket
+            total += value
+        counts[-1] = total
 
     def describe(self) -> Iterator[Metric]:
         return self._families(with_samples=False)

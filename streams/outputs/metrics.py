@@ -6,6 +6,7 @@ reason, ...); merchant, order and buyer ids never become labels.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
@@ -213,5 +214,5 @@ class Metrics:
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
         self.per_event.observe(name, labels, value)
 
-    def observe_delay(self, seconds: float) -> None:
-        self.per_event.observe(DELAY, (), seconds)
+    def observe_delays(self, seconds: Iterable[float]) -> None:
+        self.per_event.observe_all(DELAY, (), seconds)
