@@ -100,24 +100,28 @@ def test_the_read_offset_gaps_and_commits_are_faust_s(seed: int) -> None:
     assert (ours.commits, ours._n_acked) == (faust.commits, faust._n_acked)
 
 
+def _record(tp: TP, offset: int, timestamp_ms: int | None) -> Any:
+    """What aiokafka's fetcher hands over (its `ConsumerRecord`'s fields)."""
+    return SimpleNamespace(
+        topic=tp.topic,
+        partition=tp.partition,
+        offset=offset,
+        timestamp=timestamp_ms,
+        timestamp_type=0,
+        headers=[],
+        key=b"k",
+        value=b"v",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=1,
+    )
+
+
 def _messages(rng: random.Random) -> list[ConsumerMessage]:
     messages = []
     for tp in (ORDERS, NO_ACKS, TP("orders", 1)):
         for offset in sorted(rng.sample(range(50), rng.randrange(0, 20))):
-            record = SimpleNamespace(
-                topic=tp.topic,
-                partition=tp.partition,
-                offset=offset,
-                timestamp=1_000 * offset,
-                timestamp_type=0,
-                headers=[],
-                key=b"k",
-                value=b"v",
-                checksum=None,
-                serialized_key_size=1,
-                serialized_value_size=1,
-            )
-            messages.append(_message(tp, record, 3))
+            messages.append(_message(tp, _record(tp, offset, 1_000 * offset), 3))
     rng.shuffle(messages)
     return messages
 
@@ -146,20 +150,7 @@ def test_acking_a_batch_is_acking_each_record(seed: int) -> None:
 
 
 def test_messages_are_faust_s_with_the_generation_of_their_fetch() -> None:
-    record = SimpleNamespace(
-        topic="orders",
-        partition=2,
-        offset=9,
-        timestamp=1_500,
-        timestamp_type=0,
-        headers=[],
-        key=b"k",
-        value=b"v",
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=1,
-    )
-    message = _message(TP("orders", 2), record, 5)
+    message = _message(TP("orders", 2), _record(TP("orders", 2), 9, 1_500), 5)
     assert (message.topic, message.partition, message.offset, message.timestamp) == ("orders", 2, 9, 1.5)
     assert (message.key, message.value, message.generation_id, message.acked) == (b"k", b"v", 5, False)
-    assert _message(TP("orders", 2), SimpleNamespace(**{**vars(record), "timestamp": None}), 5).timestamp is None
+    assert _message(TP("orders", 2), _record(TP("orders", 2), 9, None), 5).timestamp is None

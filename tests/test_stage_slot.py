@@ -23,12 +23,18 @@ class MergeState:
         return two, Expected(two.input_offsets)
 
 
-def test_a_stage_built_while_the_partition_was_away_is_dropped_when_it_comes_back() -> None:
-    recovered = MergeState(0)
+def _merged_one(next_offset: int) -> tuple[MergeState, StageSlot, StageTwo, Expected]:
+    """A worker given the partials partition, its stage built by a first batch of one partial."""
+    recovered = MergeState(next_offset)
     slot = StageSlot(recovered.build)
     slot.on_assigned(True)
-    _, arrivals = slot.get()
-    assert arrivals.arrive(PARTIALS, 0) is Arrival.NEXT
+    two, arrivals = slot.get()
+    assert arrivals.arrive(PARTIALS, next_offset) is Arrival.NEXT
+    return recovered, slot, two, arrivals
+
+
+def test_a_stage_built_while_the_partition_was_away_is_dropped_when_it_comes_back() -> None:
+    recovered, slot, _, _ = _merged_one(0)
     slot.on_assigned(False)  # the partition left mid-batch ...
     stale, _ = slot.get()  # ... and the batch asked for the stage after it had
     recovered.next_offset = 500  # meanwhile another worker merged up to 499
@@ -40,11 +46,7 @@ def test_a_stage_built_while_the_partition_was_away_is_dropped_when_it_comes_bac
 
 
 def test_the_live_stage_is_kept_while_the_partition_stays() -> None:
-    recovered = MergeState(10)
-    slot = StageSlot(recovered.build)
-    slot.on_assigned(True)
-    two, arrivals = slot.get()
-    assert arrivals.arrive(PARTIALS, 10) is Arrival.NEXT
+    recovered, slot, two, arrivals = _merged_one(10)
     slot.on_assigned(True)  # a rebalance that moved only input partitions
     assert slot.get()[0] is two and slot.arrivals is arrivals
     assert arrivals.arrive(PARTIALS, 11) is Arrival.NEXT  # the table holds only what recovery read: 10
