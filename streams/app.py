@@ -541,10 +541,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         if not release:
             return
         async with engines_busy, in_transaction({}):
-            release = [tp for tp in release if quiet(tp)]  # a batch may have applied records of these since
+            # since the checks above, a batch may have applied records of these, and a rebalance
+            # (during the awaits) may have given a partition away: `engine_for` would build it
+            # again from tables this worker no longer recovers, and publish that to its changelog
+            ready = tables_ready()
+            release = [tp for tp in release if ready and tp.partition in engines and quiet(tp)]
             for tp in release:
-                engine_for(tp.partition).windows.set_idle(tp.topic)
-            await publish([engine_for(partition) for partition in sorted({tp.partition for tp in release})])
+                engines[tp.partition].windows.set_idle(tp.topic)
+            await publish([engines[partition] for partition in sorted({tp.partition for tp in release})])
 
     markers = MarkerAwareRecovery()
 
