@@ -76,6 +76,40 @@ class BatchApp(faust.App):
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
 
+    generation: int | None = None
+    """The consumer group generation of this worker's last assignment."""
+    missed_generation = False
+    """Whether the last assignment came after a generation this worker had no assignment in
+    (kicked out of the group: its event loop held past the session timeout; or its join cut
+    short by the next rebalance). Another worker may have owned its partitions then and
+    moved their state on, so nothing kept from before is current."""
+
+    async def _on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        self._note_generation(generation_id)
+        await super()._on_partitions_assigned(assigned, generation_id)
+
+    def _note_generation(self, generation_id: int) -> None:
+        """Note whether a generation was missed. Then every assigned changelog partition is
+        read again from its start (the memory store; RocksDB from its own persisted offset),
+        as for a partition newly assigned: Faust would read a kept one on from where its last
+        recovery stopped, and the engines and stage two that hold the live state rebuild from
+        those tables (`app.on_assigned`). Seen 2026-11-28: a worker frozen past the session
+        timeout came back with its stage two behind the partials the other worker had merged
+        meanwhile, and under exactly-once took the offset gap for transaction markers: final
+        windows lost partials."""
+        previous, self.generation = self.generation, generation_id
+        self.missed_generation = previous is not None and generation_id > previous + 1
+        if self.missed_generation:
+            self.log.warning(
+                "generation %s follows %s: this worker missed the ones between, when its partitions "
+                "may have been another's; reading all of their state again",
+                generation_id,
+                previous,
+            )
+            recovery = self.tables.recovery  # type: ignore[attr-defined]  # a TableManager's
+            for tp in list(recovery.active_offsets):
+                recovery.revoke(tp)
+
 
 class BatchConsumer(aiokafka_driver.Consumer):
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:

@@ -5,6 +5,7 @@ state its own per-record steps would (faust-streaming 0.15.3: the loop body of
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import defaultdict
 from types import SimpleNamespace
@@ -12,11 +13,12 @@ from typing import Any
 from weakref import WeakSet
 
 import pytest
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.batch_delivery import BatchConsumer, FetchedBatch, Unacked, _message
+from streams.batch_delivery import BatchApp, BatchConsumer, FetchedBatch, Unacked, _message
 
 ORDERS = TP("orders", 0)
 NO_ACKS = TP("cxkpi-internal", 0)
@@ -170,3 +172,20 @@ def test_messages_are_faust_s_with_the_generation_of_their_fetch() -> None:
     assert (message.topic, message.partition, message.offset, message.timestamp) == ("orders", 2, 9, 1.5)
     assert (message.key, message.value, message.generation_id, message.acked) == (b"k", b"v", 5, False)
     assert _message(TP("orders", 2), _record(TP("orders", 2), 9, None), 5).timestamp is None
+
+
+def test_a_missed_generation_reads_every_changelog_partition_again() -> None:
+    """Assigned in generations 1, 2, 4 and 5: at 4 Faust's recovery forgets where it stopped
+    reading (its own `revoke`), so it reads each changelog partition from the start."""
+    recovery: Any = SimpleNamespace(active_offsets={}, active_highwaters={}, standby_offsets={}, standby_highwaters={})
+    recovery.revoke = lambda tp: Recovery.revoke(recovery, tp)
+    app: Any = SimpleNamespace(generation=None, tables=SimpleNamespace(recovery=recovery), log=logging.getLogger("t"))
+    missed = []
+    for generation in (1, 2, 4, 5):
+        recovery.active_offsets.update(
+            {TP("state-changelog", 0): 40 + generation, TP("state-changelog", 1): generation}
+        )
+        BatchApp._note_generation(app, generation)
+        missed.append((app.missed_generation, dict(recovery.active_offsets)))
+    assert [m for m, _ in missed] == [False, False, True, False]
+    assert [len(offsets) for _, offsets in missed] == [2, 2, 0, 2]
