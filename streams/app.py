@@ -187,6 +187,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     stage_slot = StageSlot(build_stage_two)
 
+    def group_member() -> tuple[int, str]:
+        """(generation, member id) as the consumer's group coordinator client holds them now
+        (Faust's `consumer_generation_id` changes only at the next assignment)."""
+        coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
+        return coordinator.generation, coordinator.member_id
+
     in_flight: list[Any] = []  # delivery futures since the last `delivered()`
     transactions: Transactions | None = None
     if settings.guarantee == "exactly_once":
@@ -197,6 +203,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             group_id=settings.app_id,  # Faust's consumer group is the app id
             generation=lambda: app.consumer_generation_id,
             ended=lambda outcome: m.transactions.labels(outcome).inc(),
+            member=group_member,
         )
 
     def producer() -> Any:

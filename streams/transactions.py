@@ -10,7 +10,9 @@ Fencing is by transactional id: a worker restarted under the same id aborts the 
 its predecessor left open and fences it. aiokafka sends the transactional offset commit
 without the group's generation (KIP-447), so a worker that lost its partitions without
 noticing is caught here instead: a transaction whose group generation changed since it
-began is aborted and the worker stops, since its in-memory state holds the aborted batch.
+began, or whose member the group coordinator no longer knows in that generation
+(`streams.membership`), is aborted and the worker stops, since its in-memory state holds
+the aborted batch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka.structs import TopicPartition
+
+from streams.membership import GroupMembership, Member
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class Transactions:
         group_id: str,
         generation: Callable[[], int],
         ended: Callable[[str], None] = lambda outcome: None,
+        member: Callable[[], Member] | None = None,
     ):
         self._new_producer = new_producer
         """Returns an unstarted `AIOKafkaProducer` with a transactional id."""
@@ -45,6 +50,9 @@ class Transactions:
         self._producer: Any = None
         self._ended = ended
         """Called with 'committed' or 'aborted' as each transaction ends (a metric)."""
+        self._member = member
+        """The consumer's (generation, member id) now, as its group coordinator client holds them."""
+        self._membership = GroupMembership(lambda: self.producer.client, group_id)
         self._turn = asyncio.Lock()
         self._starting = asyncio.Lock()  # two producers under one id would fence each other
 
@@ -78,6 +86,7 @@ class Transactions:
             await self.start()
             producer = self.producer
             generation = self._generation()
+            member = None if self._member is None else self._member()
             await producer.begin_transaction()
             try:
                 yield
@@ -87,6 +96,8 @@ class Transactions:
                     await producer.send_offsets_to_transaction(at, self._group_id)
                 if offsets and self._generation() != generation:
                     raise FencedOut(f"the group's generation went from {generation} to {self._generation()}")
+                if offsets and member is not None and not await self._membership.holds(member):
+                    raise FencedOut(f"the group no longer knows member {member[1]} in generation {member[0]}")
                 await producer.commit_transaction()
             except BaseException:
                 with contextlib.suppress(Exception):

@@ -3,12 +3,17 @@ fault-free run of the same events (the core over them), record for record.
 
 - kill -9 of the worker, then a restart (state from the changelogs, replay from the last commit);
 - the broker stopped and started again under a running worker;
-- two workers, one stopped and started again (partitions and their state move, twice).
+- two workers, one stopped and started again (partitions and their state move, twice);
+- two workers, one frozen past the session timeout (the other takes its partitions on, then
+  it comes back having missed a generation).
 Recovery times are printed (`-s`) for docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -198,4 +203,52 @@ def test_one_of_two_workers_stopped_and_started_again(
         assert not bad, "\n".join(bad)
     finally:
         for worker in workers:
+            stop_worker(worker)
+
+
+@pytest.mark.parametrize("frozen", [0, 1])
+def test_a_worker_frozen_past_the_session_timeout_comes_back(
+    partly_loaded: dict[str, Any], reference: LocalPipeline, frozen: int
+) -> None:
+    """SIGSTOP one of two workers under exactly-once: the group drops it, the other takes its
+    partitions (stage two among them, for one of the two parameters) and the scenario's rest,
+    then SIGCONT. A batch it was in the middle of must not commit (`streams.membership`): it
+    stops then, and is started again as a supervisor would. One with nothing in flight rejoins
+    having missed a generation, and must not take what it kept as current
+    (`BatchApp.missed_generation`). Before both, the final windows held other counts."""
+    loaded = partly_loaded
+    first: Settings = replace(loaded["settings"], guarantee="exactly_once")
+    settings = [first, replace(first, web_port=free_port())]
+    logs = [loaded["dir"] / "worker-0.log", loaded["dir"] / "worker-1.log"]
+    workers = [start_worker(s, log) for s, log in zip(settings, logs, strict=True)]
+    other = settings[1 - frozen].web_port
+    try:
+        deadline = time.monotonic() + 240
+        while sum(metric_sum(s.web_port, "cxkpi_events_consumed") for s in settings) < loaded["records"] * 0.3:
+            assert time.monotonic() < deadline, logs[frozen].read_text()[-3000:]
+            time.sleep(0.2)
+        os.kill(workers[frozen].pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        time.sleep(float(first.session_timeout_s) + 2)  # the group drops it
+        while metric_sum(other, "cxkpi_input_partitions_owned") < 16:
+            assert time.monotonic() < frozen_at + 120, logs[1 - frozen].read_text()[-3000:]
+            time.sleep(0.5)
+        before = metric_sum(other, "cxkpi_events_consumed")
+        produce(first, loaded["rest"])  # applied by the other while this one is away
+        wait_for_count(other, "cxkpi_events_consumed", before + len(loaded["rest"]) * 0.5, 120, logs[1 - frozen])
+        os.kill(workers[frozen].pid, signal.SIGCONT)
+        print(f"\nworker {frozen} frozen for {time.monotonic() - frozen_at:.1f} s; ", end="")
+        try:
+            code = workers[frozen].wait(20)  # a fenced batch stops it within seconds
+            print(f"it stopped (exit code {code}) and is started again")
+            workers[frozen] = start_worker(settings[frozen], logs[frozen])
+        except subprocess.TimeoutExpired:
+            print("it went on")
+        ports = {log: s.web_port for log, s in zip(logs, settings, strict=True)}
+        bad = wait_for_windows(first.bootstrap, reference, 300, ports)
+        assert not bad, "\n".join(bad)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.kill(worker.pid, signal.SIGCONT)
             stop_worker(worker)
