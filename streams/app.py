@@ -594,15 +594,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
         A kept partition's engine holds the live windows: Faust recovers only newly assigned
         changelog partitions, so rebuilding it from the table would read stale entries. A
-        partition that left is rebuilt from the tables (recovered afresh) if it comes back;
-        after a missed generation every partition is (`BatchApp.missed_generation`)."""
+        partition that left is rebuilt from the tables (recovered afresh) if it comes back.
+        (A worker that missed a generation stops instead: `BatchApp._on_partitions_assigned`.)"""
         m.rebalances.inc()
         if transactions is not None and (not watching or watching[0].done()):
             watching[:] = [asyncio.ensure_future(watch_recovery(transactions))]
         owned = {tp.partition for tp in assigned if tp.topic in input_names}
         m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
-        continuous = not app.missed_generation  # else nothing kept is current (`BatchApp.missed_generation`)
-        for partition in set(engines) - owned if continuous else set(engines):
+        for partition in set(engines) - owned:
             del engines[partition]
             del expected[partition]
             late_reported.pop(partition, None)
@@ -610,7 +609,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 del sent_through[key]
         for tp_key in [k for k in last_seen if k[1] not in owned]:
             del last_seen[tp_key]
-        stage_slot.on_assigned(any(tp.topic == partials_topic.get_topic_name() for tp in assigned), continuous)
+        stage_slot.on_assigned(any(tp.topic == partials_topic.get_topic_name() for tp in assigned))
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:

@@ -78,37 +78,41 @@ class BatchApp(faust.App):
 
     generation: int | None = None
     """The consumer group generation of this worker's last assignment."""
-    missed_generation = False
-    """Whether the last assignment came after a generation this worker had no assignment in
-    (kicked out of the group: its event loop held past the session timeout; or its join cut
-    short by the next rebalance). Another worker may have owned its partitions then and
-    moved their state on, so nothing kept from before is current."""
 
     async def _on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
-        self._note_generation(generation_id)
-        await super()._on_partitions_assigned(assigned, generation_id)
+        """Faust's, unless the assignment comes after a generation this worker had no
+        assignment in (the group dropped it: frozen past the session timeout; or its join was
+        cut short): then it stops, and its restart recovers all of its state afresh.
 
-    def _note_generation(self, generation_id: int) -> None:
-        """Note whether a generation was missed. Then every assigned changelog partition is
-        read again from its start (the memory store; RocksDB from its own persisted offset),
-        as for a partition newly assigned: Faust would read a kept one on from where its last
-        recovery stopped, and the engines and stage two that hold the live state rebuild from
-        those tables (`app.on_assigned`). Seen 2026-11-28: a worker frozen past the session
-        timeout came back with its stage two behind the partials the other worker had merged
-        meanwhile, and under exactly-once took the offset gap for transaction markers: final
-        windows lost partials."""
+        In between another worker may have owned its partitions and moved their state on,
+        while this one's engines and stage two hold the state from before, and Faust would
+        read a partition it kept on from where its last recovery stopped. Seen 2026-11-28: a
+        worker frozen for 22 s came back with generation 3 after 1, under exactly-once with
+        its stage two behind. Rebuilding in place (dropping the engines, having Faust read
+        every changelog again) was tried first; in a frozen-worker run under at-least-once
+        the rebuilt worker then parked 12,283 shipments for want of their order (not
+        traced), so a fresh process it is, as after kill -9."""
         previous, self.generation = self.generation, generation_id
-        self.missed_generation = previous is not None and generation_id > previous + 1
-        if self.missed_generation:
-            self.log.warning(
+        if missed_generation(previous, generation_id):
+            self.log.error(
                 "generation %s follows %s: this worker missed the ones between, when its partitions "
-                "may have been another's; reading all of their state again",
+                "may have been another's; stopping, its restart recovers their state afresh",
                 generation_id,
                 previous,
             )
-            recovery = self.tables.recovery  # type: ignore[attr-defined]  # a TableManager's
-            for tp in list(recovery.active_offsets):
-                recovery.revoke(tp)
+            await self.crash(MissedGeneration(f"generation {generation_id} after {previous}"))
+            return
+        await super()._on_partitions_assigned(assigned, generation_id)
+
+
+class MissedGeneration(RuntimeError):
+    """This worker's assignment came after a generation it had no part in."""
+
+
+def missed_generation(previous: int | None, current: int) -> bool:
+    """Whether an assignment in generation `current` skips one since `previous` (this worker's
+    last; None: its first since it started)."""
+    return previous is not None and current > previous + 1
 
 
 class BatchConsumer(aiokafka_driver.Consumer):

@@ -37,9 +37,8 @@ class StageSlot:
         """Where the live stage stands, without building one (None: none built)."""
         return None if self._held is None else self._held[1]
 
-    def on_assigned(self, holds_partials: bool, continuous: bool = True) -> None:
-        """A new assignment: keep the stage only if the partition stayed here throughout
-        (`continuous`: this worker held an assignment in every generation since the last)."""
-        if not (holds_partials and self._assigned and continuous):
+    def on_assigned(self, holds_partials: bool) -> None:
+        """A new assignment: keep the stage only if the partition stayed here throughout."""
+        if not (holds_partials and self._assigned):
             self._held = None
         self._assigned = holds_partials

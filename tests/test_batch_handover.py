@@ -13,12 +13,19 @@ from typing import Any
 from weakref import WeakSet
 
 import pytest
-from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.batch_delivery import BatchApp, BatchConsumer, FetchedBatch, Unacked, _message
+from streams.batch_delivery import (
+    BatchApp,
+    BatchConsumer,
+    FetchedBatch,
+    MissedGeneration,
+    Unacked,
+    _message,
+    missed_generation,
+)
 
 ORDERS = TP("orders", 0)
 NO_ACKS = TP("cxkpi-internal", 0)
@@ -174,18 +181,14 @@ def test_messages_are_faust_s_with_the_generation_of_their_fetch() -> None:
     assert _message(TP("orders", 2), _record(TP("orders", 2), 9, None), 5).timestamp is None
 
 
-def test_a_missed_generation_reads_every_changelog_partition_again() -> None:
-    """Assigned in generations 1, 2, 4 and 5: at 4 Faust's recovery forgets where it stopped
-    reading (its own `revoke`), so it reads each changelog partition from the start."""
-    recovery: Any = SimpleNamespace(active_offsets={}, active_highwaters={}, standby_offsets={}, standby_highwaters={})
-    recovery.revoke = lambda tp: Recovery.revoke(recovery, tp)
-    app: Any = SimpleNamespace(generation=None, tables=SimpleNamespace(recovery=recovery), log=logging.getLogger("t"))
-    missed = []
-    for generation in (1, 2, 4, 5):
-        recovery.active_offsets.update(
-            {TP("state-changelog", 0): 40 + generation, TP("state-changelog", 1): generation}
-        )
-        BatchApp._note_generation(app, generation)
-        missed.append((app.missed_generation, dict(recovery.active_offsets)))
-    assert [m for m, _ in missed] == [False, False, True, False]
-    assert [len(offsets) for _, offsets in missed] == [2, 2, 0, 2]
+def test_an_assignment_after_a_missed_generation_stops_the_worker() -> None:
+    """Assigned in 1, then in 3: in 2 another worker may have owned its partitions."""
+    assert [missed_generation(p, c) for p, c in [(None, 5), (1, 2), (2, 4), (4, 4)]] == [False, False, True, False]
+    crashes: list[BaseException] = []
+
+    async def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+
+    app: Any = SimpleNamespace(generation=1, log=logging.getLogger("test"), crash=crash)
+    asyncio.run(BatchApp._on_partitions_assigned(app, set(), 3))  # returns before Faust's
+    assert [type(exc) for exc in crashes] == [MissedGeneration] and app.generation == 3

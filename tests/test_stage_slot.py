@@ -60,15 +60,3 @@ def test_nothing_is_built_until_a_batch_needs_it() -> None:
     assert slot.arrivals is None and recovered.builds == 0
     slot.on_assigned(False)
     assert slot.arrivals is None and recovered.builds == 0
-
-
-def test_a_stage_kept_across_a_missed_generation_is_built_again() -> None:
-    """Assigned in generations 1 and 3, not 2: in 2 the partition was another worker's, which
-    merged on; under exactly-once the stale stage would take the gap for transaction markers."""
-    recovered, slot, stale, _ = _merged_one(10)
-    recovered.next_offset = 400  # generation 2, elsewhere
-    slot.on_assigned(True, continuous=False)
-    two, arrivals = slot.get()
-    assert two is not stale and recovered.builds == 2
-    assert arrivals.arrive(PARTIALS, 11) is Arrival.REPLAYED
-    assert arrivals.arrive(PARTIALS, 400) is Arrival.NEXT
