@@ -47,6 +47,7 @@ from streams.kafka_security import faust_credentials
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
 from streams.kpis.stage_two import StageTwo
+from streams.membership import GroupMembership, Member
 from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
@@ -55,7 +56,7 @@ from streams.partitioner import partition_of, partition_of_order
 from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import MERGE_STATE, ORDER_STATE, TICKET_STATE, WINDOW_STATE
-from streams.transactions import Transactions, next_offsets
+from streams.transactions import FencedOut, Transactions, next_offsets
 from streams.versioned import latest
 from topics.contract import (
     CATEGORIES,
@@ -187,7 +188,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     stage_slot = StageSlot(build_stage_two)
 
-    def group_member() -> tuple[int, str]:
+    def group_member() -> Member:
         """(generation, member id) as the consumer's group coordinator client holds them now
         (Faust's `consumer_generation_id` changes only at the next assignment)."""
         coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
@@ -219,6 +220,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     # whole batches straight to the transport producer: Faust's send_soon buffer drains one
     # message at a time, and even its direct send costs a call and a future per record
     outbox = Outbox(producer)
+    membership = GroupMembership(lambda: producer().client, settings.app_id)
+
+    async def still_member(member: Member | None) -> None:
+        """At least once: a batch begun by a member the group has dropped since (a worker
+        frozen past the session timeout) writes nothing, and the worker stops; its restart
+        replays (`streams.membership`). Exactly-once asks before its commit instead."""
+        if member is not None and transactions is None and not await membership.holds(member):
+            raise FencedOut(f"the group no longer knows member {member[1]} in generation {member[0]}")
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         await outbox.add(topic, key, value, partition)
@@ -364,14 +373,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """One fetch's input records, straight from the consumer: applied, published, then acked.
         An error stops the worker with the batch unacked."""
         async with fatal("kpi_events"):
+            member = group_member()
             async with engines_busy, in_transaction(next_offsets(batch)):
-                await apply_batch(batch)
+                await apply_batch(batch, member)
             app.consumer.ack_batch(batch)  # type: ignore[attr-defined]  # a BatchConsumer under batch delivery
 
     if settings.delivery == "batch":
         app.deliver_in_batches(input_names, on_batch)
 
-    async def apply_batch(batch: list[Message]) -> None:
+    async def apply_batch(batch: list[Message], member: Member | None = None) -> None:
         touched: set[int] = set()
         rewind: dict[Any, int] = {}  # topic partition -> offset its state needs next (streams.offsets)
         outcomes: collections.Counter[tuple[str, str]] = collections.Counter()  # counted once per batch
@@ -407,6 +417,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 m.rejects.labels(late_reject.reason).inc()
                 key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
                 await send(REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value))
+        await still_member(member)  # before anything of the batch is handed to the producer
         await publish([engines[partition] for partition in sorted(touched)])
         for (topic, outcome), n in outcomes.items():
             m.events.labels(topic, outcome).inc(n)
@@ -447,6 +458,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             try:
                 rewind: dict[Any, int] = {}
+                member = group_member()
                 async with in_transaction(next_offsets(event.message for event in batch)):
                     outputs: list[tuple[str, str, bytes]] = []
                     finals = 0
@@ -461,6 +473,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                             finals += final_windows
                         elif arrival is Arrival.AHEAD:
                             rewind[msg.tp] = arrivals.next_offset[msg.topic]
+                    await still_member(member)
                     for topic, key, value in outputs:
                         await send(topic, key.encode(), value)
                     if outputs and transactions is None:  # outputs before the state that says they were sent

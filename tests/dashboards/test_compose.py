@@ -57,6 +57,7 @@ def test_two_workers_and_the_whole_stack() -> None:
     for name in workers:
         env = services[name]["environment"]
         assert env["CXKPI_BOOTSTRAP"] == "kafka:9092"
+        assert services[name].get("restart") == "on-failure"  # one that stopped itself (fenced) comes back
     assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]  # KRaft, no ZooKeeper
 
 

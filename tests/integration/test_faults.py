@@ -211,11 +211,12 @@ def test_a_worker_frozen_past_the_session_timeout_comes_back(
     partly_loaded: dict[str, Any], reference: LocalPipeline, frozen: int
 ) -> None:
     """SIGSTOP one of two workers under exactly-once: the group drops it, the other takes its
-    partitions (stage two among them, for one of the two parameters) and the scenario's rest,
-    then SIGCONT. A batch it was in the middle of must not commit (`streams.membership`): it
-    stops then, and is started again as a supervisor would. One with nothing in flight rejoins
-    having missed a generation, and must not take what it kept as current
-    (`BatchApp.missed_generation`). Before both, the final windows held other counts."""
+    partitions (stage two among them, for one value of `frozen`) and the scenario's rest,
+    then SIGCONT. A batch it was in the middle of must commit nothing (`streams.membership`):
+    it stops then, and is started again as a supervisor would. One with nothing in flight
+    stops when it rejoins having missed a generation (`BatchApp`): what it kept is behind.
+    Before both, the final windows held other counts. (Under at-least-once the same test
+    failed with worker 1 frozen in its first join, not traced: docs/reliability.md.)"""
     loaded = partly_loaded
     first: Settings = replace(loaded["settings"], guarantee="exactly_once")
     settings = [first, replace(first, web_port=free_port())]
