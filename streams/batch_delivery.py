@@ -17,7 +17,7 @@ shielded: stopping the fetcher (rebalance, shutdown) does not cut a batch in hal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, MutableSet
+from collections.abc import Awaitable, Callable, Collection
 from time import monotonic
 from typing import Any
 
@@ -31,28 +31,6 @@ from streams.committed_reads import ReadCommittedThread
 from streams.fetching import FAUST_FETCH_MAX_WAIT_MS, FetchWaitThread
 
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
-
-
-class Unacked:
-    """The one entry a fetched batch keeps in Faust's `_unacked_messages` while it is
-    processed: a rebalance or shutdown (`Consumer.wait_empty`) waits while it is there. One
-    WeakSet add and discard per fetch, not per record (2.5% of the subset worker's main
-    thread under py-spy, 2026-11-28). `wait_empty` reads `acked` and, in its log, `refcount`."""
-
-    __slots__ = ("__weakref__", "acked", "refcount")
-
-    def __init__(self) -> None:
-        self.acked = False
-        self.refcount = 0
-
-
-class FetchedBatch(list[Message]):
-    """One fetch's batch-topic messages, holding the `Unacked` entry that stands for them: the
-    entry lives as long as the batch (the set holds it weakly, as it holds Faust's messages)."""
-
-    def __init__(self, messages: list[Message], unacked: Unacked) -> None:
-        super().__init__(messages)
-        self.unacked = unacked
 
 
 class BatchApp(faust.App):
@@ -156,7 +134,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         finally:
             self.diag.unset_flag("CONSUMER_FETCHING")
 
-    async def _fetched(self, batch_topics: frozenset[str]) -> FetchedBatch:
+    async def _fetched(self, batch_topics: frozenset[str]) -> list[Message]:
         """What `Consumer.getmany` hands over from one fetch, the batch topics' records as one
         list; other topics' records go to their agents and tables one by one, as before.
 
@@ -175,13 +153,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
         records, active = await self._wait_next_records(timeout=1.0)
         generation = self.app.consumer_generation_id
         if records is None or self.should_stop:
-            return FetchedBatch([], Unacked())
+            return []
         if not self.flow_active:  # what getmany does then: back to the committed offsets
             try:
                 await self.perform_seek()
             except Exception as exc:
                 self.log.warning("exception performing seek when flow not active %r", exc)
-            return FetchedBatch([], Unacked())
+            return []
         track_end_offset = self.app.monitor.track_tp_end_offset
         fresh: dict[TP, list[Any]] = {}
         for tp, tp_records in records.items():
@@ -191,13 +169,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     fresh[tp] = tp_records  # checked one by one below
                 elif kept := await self._in_order(tp, tp_records):
                     fresh[tp] = kept
-        batch = FetchedBatch([], Unacked())
+        batch: list[Message] = []
         for tp, record in self.scheduler.iterate(fresh):
             if tp.topic in batch_topics:
-                if not batch:  # unacked from its first record: a rebalance beginning while this
-                    # fetch is collected waits for it (`wait_empty`) instead of passing it by
-                    _unacked(self).add(batch.unacked)
-                batch.append(_message(tp, record, generation))
+                message = _message(tp, record, generation)
+                # unacked from the start: a rebalance beginning while this fetch is
+                # collected waits for it (`wait_empty`) instead of passing it by
+                self._unacked_messages.add(message)
+                batch.append(message)
             elif self._same_flow(generation) and await self._in_order(tp, [record]):
                 # changelogs, internal topics: their agents and tables as usual
                 message = _message(tp, record, generation)
@@ -208,7 +187,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """No rebalance began since the fetch of `generation`."""
         return bool(self.flow_active) and self.app.consumer_generation_id == generation
 
-    def ack_batch(self, batch: FetchedBatch) -> None:
+    def ack_batch(self, batch: list[Message]) -> None:
         """`Consumer.ack` for each of a batch's records, partition by partition, under Faust's
         `ack_lock` once: what commits count as done (`_acked`), past the committed offset."""
         acks_enabled_for = self.app.topics.acks_enabled_for
@@ -218,8 +197,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 if not message.acked:
                     message.acked = True
                     by_tp.setdefault(message.tp, []).append(message)
-            batch.unacked.acked = True
-            _unacked(self).discard(batch.unacked)
+            self._unacked_messages -= set(batch)  # all acked now (Faust's `wait_empty` drops such too)
             for tp, messages in by_tp.items():
                 if not acks_enabled_for(tp.topic):
                     continue
@@ -244,23 +222,22 @@ class BatchConsumer(aiokafka_driver.Consumer):
         for tp in {m.tp for m in batch}:
             inbound[tp] = now
 
-    async def _current(self, batch: FetchedBatch) -> FetchedBatch:
+    async def _current(self, batch: list[Message]) -> list[Message]:
         """Faust's `Stream` rule: a record fetched before the latest assignment, or while a
         rebalance holds the flow, is not applied. Its partition may be another worker's now,
         and a batch applied there would write stale state to that worker's changelogs. It
         stays unacked, and where the partition is still this worker's the consumer seeks
         back to it, so it comes again (the owner, else, reads it from the committed offset)."""
         generation = self.app.consumer_generation_id
-        current = FetchedBatch([], batch.unacked)
+        current: list[Message] = []
         if not self.app.flow_control.is_active():
-            stale: list[Message] = batch
+            stale = batch
         else:
             stale = []
             for m in batch:
                 (current if m.generation_id == generation else stale).append(m)
         if stale:
-            if not current:
-                _unacked(self).discard(batch.unacked)
+            self._unacked_messages -= set(stale)
             first: dict[TP, int] = {}
             for m in stale:
                 first[m.tp] = min(m.offset, first.get(m.tp, m.offset))
@@ -297,11 +274,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await self.commit()
         self._read_offset[tp] = last
         return records
-
-
-def _unacked(consumer: Any) -> MutableSet[Any]:
-    """Faust's `_unacked_messages` (typed for messages), where batches keep `Unacked` entries."""
-    return consumer._unacked_messages  # type: ignore[no-any-return]
 
 
 def _message(tp: TP, record: Any, generation: int) -> Message:

@@ -17,15 +17,7 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.batch_delivery import (
-    BatchApp,
-    BatchConsumer,
-    FetchedBatch,
-    MissedGeneration,
-    Unacked,
-    _message,
-    missed_generation,
-)
+from streams.batch_delivery import BatchApp, BatchConsumer, MissedGeneration, _message, missed_generation
 
 ORDERS = TP("orders", 0)
 NO_ACKS = TP("cxkpi-internal", 0)
@@ -141,13 +133,11 @@ def test_acking_a_batch_is_acking_each_record(seed: int) -> None:
     committed = rng.choice([None, 0, 10, 25])
     acked_before = rng.sample(range(50), 5)  # by an earlier batch
     ours, faust = FakeConsumer(None, committed, None), FakeConsumer(None, committed, None)
-    ours_batch = FetchedBatch(_messages(random.Random(seed)), Unacked())
-    faust_batch = _messages(random.Random(seed))  # equal, not the same
-    for consumer in (ours, faust):
+    ours_batch, faust_batch = _messages(random.Random(seed)), _messages(random.Random(seed))  # equal, not the same
+    for batch, consumer in ((ours_batch, ours), (faust_batch, faust)):
         consumer._acked_index[ORDERS].update(acked_before)
-    ours._unacked_messages.add(ours_batch.unacked)  # one entry stands for the batch
-    for message in faust_batch:
-        faust._unacked_messages.add(message)
+        for message in batch:
+            consumer._unacked_messages.add(message)
     already = rng.randrange(0, len(ours_batch) + 1)
     for batch in (ours_batch, faust_batch):  # some acked before (a message acks once)
         for message in batch[:already]:
@@ -158,20 +148,6 @@ def test_acking_a_batch_is_acking_each_record(seed: int) -> None:
     faust._unacked_messages -= {m for m in faust._unacked_messages if m.acked}  # what wait_empty cleans up
     assert ours.state() == faust.state()
     assert all(m.acked for m in ours_batch)
-
-
-def test_a_fetched_batch_holds_a_rebalance_until_it_is_acked() -> None:
-    """`wait_empty` waits while `_unacked_messages` holds anything: the batch's one entry is
-    there until the batch is acked, and goes if the batch is dropped unacked (as a Faust
-    message dropped unacked leaves the weak set)."""
-    consumer = FakeConsumer(None, None, None)
-    acked, dropped = (FetchedBatch([_message(ORDERS, _record(ORDERS, n, None), 1)], Unacked()) for n in (1, 2))
-    consumer._unacked_messages.update((acked.unacked, dropped.unacked))
-    assert len(consumer._unacked_messages) == 2
-    BatchConsumer.ack_batch(consumer, acked)  # type: ignore[arg-type]
-    assert list(consumer._unacked_messages) == [dropped.unacked]
-    del dropped
-    assert len(consumer._unacked_messages) == 0
 
 
 def test_messages_are_faust_s_with_the_generation_of_their_fetch() -> None:
