@@ -56,7 +56,7 @@ from streams.partitioner import partition_of, partition_of_order
 from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import MERGE_STATE, ORDER_STATE, TICKET_STATE, WINDOW_STATE
-from streams.transactions import FencedOut, Transactions, next_offsets
+from streams.transactions import Transactions, next_offsets
 from streams.versioned import latest
 from topics.contract import (
     CATEGORIES,
@@ -226,8 +226,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """At least once: a batch begun by a member the group has dropped since (a worker
         frozen past the session timeout) writes nothing, and the worker stops; its restart
         replays (`streams.membership`). Exactly-once asks before its commit instead."""
-        if member is not None and transactions is None and not await membership.holds(member):
-            raise FencedOut(f"the group no longer knows member {member[1]} in generation {member[0]}")
+        if member is not None and transactions is None:
+            await membership.require(member)
 
     async def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         await outbox.add(topic, key, value, partition)

@@ -1,5 +1,6 @@
 """Whether this worker is still the group member its batch began as, asked of the group
-coordinator itself, before an exactly-once batch commits.
+coordinator itself: before an exactly-once batch commits, and before an at-least-once batch
+hands anything to the producer.
 
 aiokafka commits a transaction's offsets with TxnOffsetCommit v0, which carries no generation
 and no member id, so the broker cannot fence a zombie (KIP-447 added them in v3). A worker
@@ -31,6 +32,10 @@ _KEPT: tuple[type[Exception], ...] = (errors.NoError, errors.RebalanceInProgress
 """Still a member of that generation (a rebalance starting: the broker takes its commits until
 the generation ends)."""
 _LOST: tuple[type[Exception], ...] = (errors.UnknownMemberIdError, errors.IllegalGenerationError)
+
+
+class FencedOut(RuntimeError):
+    """The group moved on (a rebalance this worker missed) while a batch was under way."""
 
 
 class GroupMembership:
@@ -70,3 +75,8 @@ class GroupMembership:
             self._coordinator = None  # look it up again: it may have moved
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff_s)
+
+    async def require(self, member: Member) -> None:
+        """`holds`, or FencedOut: the batch must not go on."""
+        if not await self.holds(member):
+            raise FencedOut(f"the group no longer knows member {member[1]} in generation {member[0]}")

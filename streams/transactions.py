@@ -25,13 +25,11 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from streams.membership import GroupMembership, Member
+from streams.membership import FencedOut, GroupMembership, Member
+
+__all__ = ["FencedOut", "Transactions", "next_offsets"]
 
 log = logging.getLogger(__name__)
-
-
-class FencedOut(RuntimeError):
-    """The group moved on (a rebalance this worker missed) while a transaction was open."""
 
 
 class Transactions:
@@ -96,8 +94,8 @@ class Transactions:
                     await producer.send_offsets_to_transaction(at, self._group_id)
                 if offsets and self._generation() != generation:
                     raise FencedOut(f"the group's generation went from {generation} to {self._generation()}")
-                if offsets and member is not None and not await self._membership.holds(member):
-                    raise FencedOut(f"the group no longer knows member {member[1]} in generation {member[0]}")
+                if offsets and member is not None:
+                    await self._membership.require(member)
                 await producer.commit_transaction()
             except BaseException:
                 with contextlib.suppress(Exception):
