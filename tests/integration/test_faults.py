@@ -114,12 +114,11 @@ def test_kill_9_under_exactly_once(loaded: dict[str, Any], reference: LocalPipel
     cut short), and no alert appears twice. Read as a `read_committed` consumer would."""
     settings = replace(loaded["settings"], guarantee="exactly_once")
     assert _kill_9_then_restart(settings, loaded, reference, delay_s) > 0, "no transaction committed"
-    committed = {"isolation_level": "read_committed"}
-    rejects = [orjson.loads(r.value) for r in read_to_end(settings.bootstrap, REJECTS.name, **committed)]
+    rejects = [orjson.loads(r.value) for r in read_to_end(settings.bootstrap, REJECTS.name)]
     sources = [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rejects]
     assert len(sources) == len(set(sources)), f"{len(sources) - len(set(sources))} rejects sent twice"
     assert len(sources) == reference.outcomes["rejected"] + reference.rejected_later
-    alerts = [r.value for r in read_to_end(settings.bootstrap, SHIPPING_ALERTS.name, **committed)]
+    alerts = [r.value for r in read_to_end(settings.bootstrap, SHIPPING_ALERTS.name)]
     assert alerts, "the scenario raises alerts"
     assert len(alerts) == len(set(alerts)), f"{len(alerts) - len(set(alerts))} alerts sent twice"
 

@@ -1,0 +1,50 @@
+"""`read_to_end` through the real broker reads what a `read_committed` consumer of the derived
+topics reads: an aborted batch's records are not there, and a transaction still open holds
+the reader at the last stable offset instead of making it wait."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from streams.config import Settings
+from streams.topic_reader import read_to_end
+
+pytestmark = pytest.mark.kafka
+
+
+async def _transactions(bootstrap: str, topic: str) -> tuple[list[bytes], list[bytes]]:
+    """A committed record, an aborted one, then one in a transaction left open while the topic
+    is read both ways (a read that waited past the open one would raise TimeoutError); returns
+    what each read held."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"reader-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        for value, commit in ((b"committed", True), (b"aborted", False)):
+            await producer.begin_transaction()
+            await (await producer.send(topic, value, key=b"window"))
+            await (producer.commit_transaction() if commit else producer.abort_transaction())
+        await producer.begin_transaction()
+        await (await producer.send(topic, b"open", key=b"window"))
+        committed = await asyncio.to_thread(read_to_end, bootstrap, topic, 20.0)
+        everything = await asyncio.to_thread(read_to_end, bootstrap, topic, 20.0, isolation_level="read_uncommitted")
+        await producer.abort_transaction()
+        return [r.value for r in committed], [r.value for r in everything]
+    finally:
+        await producer.stop()
+
+
+def test_read_to_end_reads_only_committed_records(kafka: Settings) -> None:
+    topic = f"reader-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    committed, everything = asyncio.run(_transactions(kafka.bootstrap, topic))
+    assert committed == [b"committed"]  # the latest value of the key is the committed one
+    assert everything == [b"committed", b"aborted", b"open"]  # the log holds all three
