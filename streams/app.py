@@ -466,7 +466,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     two, arrivals = stage_slot.get()  # built, with its offsets, before the first check
                     for event in batch:
                         msg = event.message
-                        arrival = arrivals.arrive(msg.topic, msg.offset)
+                        arrival = arrivals.arrive(msg.topic, msg.offset, msg.generation_id)
                         if arrival is Arrival.NEXT:
                             completed, final_windows = merge_one(two, msg.key, orjson.loads(msg.value))
                             outputs += completed

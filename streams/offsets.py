@@ -13,6 +13,17 @@ commit past records whose state never landed. So each record is checked against 
   group's commit during a rebalance can undo ours). Input topics have no gaps in their
   offsets; if the consumer starts over past the expected record many times, the gap is real
   (a transactional producer's markers) and the record after it is taken.
+
+A topic written in transactions (the partials, under exactly_once) has gaps: each commit
+marker takes an offset, and aborted records are never delivered. Such a gap is taken at once
+where the consumer read on from the record before it in the same consumer generation. The
+first record of a new generation is another matter: in a rebalance Faust drops the records
+its streams still buffer from the old one, and where the group has no commit for the
+partition yet it does not seek back to them (seen in a clean-clone CI run on 2026-11-28:
+stage two merged partials 0 to 610, and after three rebalances went on at 2010; the 66 of
+the partials in between that no later record replaced never reached their final windows, and
+66 windows came out short). So a gap there is handled as in an input topic, except that one
+start-over from the expected offset proves it real.
 """
 
 from __future__ import annotations
@@ -38,29 +49,33 @@ class Expected:
     next_offset: dict[str, int] = field(default_factory=dict)
     gaps_expected: bool = False
     """True for a topic written in transactions (exactly_once): each commit marker takes an
-    offset no consumer receives, so a record past the expected one is taken at once; only
-    replays are caught."""
+    offset no consumer receives, so a record past the expected one is taken at once when the
+    consumer read on to it within one generation, and after one start-over else."""
     waiting: dict[str, tuple[int, int]] = field(default_factory=dict)
     """topic -> (last offset dropped, times the consumer started over) while its expected
     record has not come: the shell seeks these back after each batch."""
+    taken_in: dict[str, int] = field(default_factory=dict)
+    """topic -> the consumer generation the last record taken was fetched in."""
 
-    def arrive(self, topic: str, offset: int) -> Arrival:
+    def arrive(self, topic: str, offset: int, generation: int = 0) -> Arrival:
+        """What to do with the record at `offset`, fetched in consumer `generation`."""
         expected = self.next_offset.get(topic)
         if expected is None or offset == expected:
-            return self._take(topic, offset)
+            return self._take(topic, offset, generation)
         if offset < expected:
             return Arrival.REPLAYED
-        if self.gaps_expected:
-            return self._take(topic, offset)
+        if self.gaps_expected and topic not in self.waiting and self.taken_in.get(topic) == generation:
+            return self._take(topic, offset, generation)  # read on past markers or aborted records
         last, restarts = self.waiting.get(topic, (offset, -1))
         if offset <= last:  # the first one past it, or the consumer started over and skips it again
             restarts += 1
-            if restarts >= SEEKS_BEFORE_GAP:  # the offsets in between do not exist
-                return self._take(topic, offset)
+            if restarts >= (1 if self.gaps_expected else SEEKS_BEFORE_GAP):  # the offsets in between do not exist
+                return self._take(topic, offset, generation)
         self.waiting[topic] = (offset, restarts)  # else: fetched before a seek took effect
         return Arrival.AHEAD
 
-    def _take(self, topic: str, offset: int) -> Arrival:
+    def _take(self, topic: str, offset: int, generation: int) -> Arrival:
         self.next_offset[topic] = offset + 1
+        self.taken_in[topic] = generation
         self.waiting.pop(topic, None)
         return Arrival.NEXT

@@ -42,8 +42,33 @@ def test_a_real_gap_is_taken_once_the_consumer_started_over_past_it_many_times()
     assert expected.waiting == {}
 
 
-def test_in_a_topic_written_in_transactions_a_gap_is_a_marker_and_taken() -> None:
+def test_in_a_topic_written_in_transactions_a_gap_read_on_to_is_a_marker_and_taken() -> None:
     expected = Expected({"window-partials": 100}, gaps_expected=True)
-    assert expected.arrive("window-partials", 102) is Arrival.NEXT  # 100 held records, 101 a marker
-    assert expected.arrive("window-partials", 90) is Arrival.REPLAYED  # replays are still caught
+    assert expected.arrive("window-partials", 100, generation=3) is Arrival.NEXT
+    assert expected.arrive("window-partials", 102, generation=3) is Arrival.NEXT  # 101 a marker
+    assert expected.arrive("window-partials", 90, generation=3) is Arrival.REPLAYED  # replays are still caught
     assert expected.next_offset == {"window-partials": 103}
+
+
+def test_in_a_topic_written_in_transactions_a_gap_at_a_new_generation_is_sought_back_once() -> None:
+    """The clean-clone CI run of 2026-11-28: partials 0 to 610 merged from what the stream held
+    of generation 1; after three rebalances the consumer went on at 2010 (Faust dropped the
+    buffered 611 to 2008 and, the group having no commit for the partition, did not seek)."""
+    expected = Expected({}, gaps_expected=True)
+    for offset in range(611):
+        assert expected.arrive("window-partials", offset, generation=1) is Arrival.NEXT
+    assert expected.arrive("window-partials", 2010, generation=4) is Arrival.AHEAD  # not a marker: unproven
+    assert expected.arrive("window-partials", 2011, generation=4) is Arrival.AHEAD  # fetched before the seek
+    assert set(expected.waiting) == {"window-partials"}  # the shell seeks back to 611
+    assert expected.arrive("window-partials", 611, generation=4) is Arrival.NEXT
+    assert expected.arrive("window-partials", 612, generation=4) is Arrival.NEXT
+    assert expected.waiting == {}
+
+
+def test_in_a_topic_written_in_transactions_a_gap_found_again_after_the_seek_is_taken() -> None:
+    expected = Expected({"window-partials": 100}, gaps_expected=True)  # a stage built from merge-state
+    assert expected.arrive("window-partials", 101, generation=2) is Arrival.AHEAD  # 100: a marker, or lost?
+    assert expected.arrive("window-partials", 102, generation=2) is Arrival.AHEAD
+    assert expected.arrive("window-partials", 101, generation=2) is Arrival.NEXT  # read again from 100: a marker
+    assert expected.next_offset == {"window-partials": 102}
+    assert expected.arrive("window-partials", 104, generation=2) is Arrival.NEXT  # read on: 103 a marker
