@@ -25,7 +25,15 @@ BACKLOG = 120_000
 """Records preloaded: agent delivery drains them for longer than `STALL_S` plus three rounds
 of the watchdog (7 s each: about 33 s on 2026-11-27); batch delivery, since the fetch settings
 (`streams.fetching`), in about 15 s, still two rounds past `STALL_S`."""
-STALLED = ("has not started processing", "stopped processing")
+STALLED = ("Stream has not started processing", "Stream stopped processing")
+"""The watchdog's report lines, each naming its topic partition (the explanation that
+follows them is not counted)."""
+PARTIALS = "window-partials"
+"""Stage two's input. Under agent delivery its records wait behind the backlog in Faust's
+one conductor (a full agent buffer holds every other agent's records), so stage two can take
+no record for longer than `STALL_S` and the watchdog says so, rightly: once in a clean-clone
+CI run of 2026-11-28 (35 s into a 37 s drain). Batch delivery hands the partials over beside
+the input batches; there no partition may be reported."""
 
 
 @pytest.mark.parametrize("delivery", ["batch", "agent"])
@@ -43,6 +51,8 @@ def test_a_worker_draining_a_backlog_reports_no_stall(tmp_path: Path, delivery: 
             print(f"\n{delivery}: drained {BACKLOG:,} records in {took:.1f} s")
             assert worker.poll() is None, log.read_text()[-3000:]
             stalled = [line for line in log.read_text().splitlines() if any(s in line for s in STALLED)]
+            if delivery == "agent":  # the input partitions only: see PARTIALS
+                stalled = [line for line in stalled if PARTIALS not in line]
             assert not stalled, "\n".join(stalled[:5])
         finally:
             stop_worker(worker)
