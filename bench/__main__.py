@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -249,22 +249,66 @@ def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[
 
 def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
     """Two worker processes in one group (a fresh one: own offsets and changelogs), two
-    input partitions each; the rate of both together."""
+    input partitions each; the rate of both together, over the whole run and once both are
+    busy (`_both_busy`). Records a worker applied again after a rebalance (outcome
+    `duplicate`: the other had applied them, its commit had not landed) are not counted."""
     first = replace(settings, app_id=f"{settings.app_id}-two", web_port=free_port())
     second = replace(first, web_port=free_port())
     procs = [start_worker(first, log), start_worker(second, log)]
+    samples: list[Sample] = []
     try:
 
         def both() -> float:
-            counts = [_scrape_total(s.web_port, "cxkpi_events_consumed") for s in (first, second)]
-            return sum(max(c, 0.0) for c in counts)
+            counts = tuple(max(_applied(s.web_port), 0.0) for s in (first, second))
+            samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs)))
+            return sum(counts)
 
         result = _time_by_counter(both, total, *procs)
         result["peak_rss_mb"] = max(_peak_rss_mb(p.pid) for p in procs)
+        result["both_busy"] = _both_busy(samples)
         return result
     finally:
         for proc in procs:
             stop_worker(proc)
+
+
+def _applied(port: int) -> float:
+    """A worker's input records other than duplicates, or -1 while it does not answer yet."""
+    try:
+        family = metric_family(port, "cxkpi_events_consumed")
+    except OSError:
+        return -1.0
+    samples = family.samples if family else []
+    return sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("outcome") != "duplicate")
+
+
+class Sample(NamedTuple):
+    """One poll of several workers: when, each one's count, their CPU seconds together."""
+
+    at: float
+    counts: tuple[float, ...]
+    cpu_seconds: float
+
+
+def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
+    """The rate from the first poll at which every worker had consumed records to the last
+    poll: the group's steady rate, without the start-up (the first member takes every
+    partition, then hands half over when the second joins, and the second recovers its state
+    before it consumes). `after_s`: how long that took after the first record was consumed.
+    None if one of them never consumed anything."""
+    started = next((s for s in samples if sum(s.counts) > 0), None)
+    busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
+    if started is None or busy is None:
+        return None
+    last = samples[-1]
+    events, seconds, cpu = sum(last.counts) - sum(busy.counts), last.at - busy.at, last.cpu_seconds - busy.cpu_seconds
+    return {
+        "after_s": round(busy.at - started.at, 2),
+        "events": int(events),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(events / max(seconds, 1e-9)),
+        "events_per_cpu_s": round(events / max(cpu, 1e-9)),
+    }
 
 
 def _delay_quantiles(buckets: dict[float, float], qs: tuple[float, ...]) -> dict[str, float | None]:
@@ -425,7 +469,10 @@ def main(argv: list[str] | None = None) -> int:
         ratios |= _ratios(results, "cxkpi_worker", others)
         if "cxkpi_two_workers" in results:
             cx = results["cxkpi_worker"]["events_per_s"]
-            ratios["two_workers/one_worker"] = round(results["cxkpi_two_workers"]["events_per_s"] / cx, 3)
+            two = results["cxkpi_two_workers"]
+            ratios["two_workers/one_worker"] = round(two["events_per_s"] / cx, 3)
+            if two["both_busy"]:
+                ratios["two_workers_both_busy/one_worker"] = round(two["both_busy"]["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
         if "cxkpi_exactly_once" in results:  # the price of the transactions
             eos = results["cxkpi_exactly_once"]["events_per_s"]
@@ -455,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
         same = f"equal, {check['windows_compared']} windows" if check else ("the reference" if name == "core" else "-")
         per_cpu = f"{r['events_per_cpu_s']:,}" if "events_per_cpu_s" in r else "-"
         print(f"| {name} | {r['events_per_s']:,} | {per_cpu} | {r['seconds']} | {r['peak_rss_mb']:.0f} | {same} |")
+    if busy := results.get("cxkpi_two_workers", {}).get("both_busy"):
+        print(f"cxkpi_two_workers once both were busy ({busy['after_s']} s after the first record):"
+              f" {busy['events_per_s']:,} events/s, {busy['events_per_cpu_s']:,} per CPU second")  # fmt: skip
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
     if delay:
