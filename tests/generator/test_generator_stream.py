@@ -34,6 +34,14 @@ def test_event_count_is_exact() -> None:
     assert len(_first(1234, seed=1)) == 1234
 
 
+def test_a_longer_stream_goes_on_from_a_shorter_one() -> None:
+    """The benchmark preloads the first records and feeds the following ones live: the
+    simulation must not depend on where it is cut."""
+    shorter, longer = _first(3000, seed=5), _first(5000, seed=5)
+    assert longer[:3000] == shorter
+    assert min(r.event_time for r in longer[3000:]) >= max(r.event_time for r in shorter)  # on time, none late
+
+
 def test_events_are_valid_and_keyed_by_order() -> None:
     stream = EventStream(scenario("carrier-outage"), seed=5, rate_per_s=0.3, duration_ms=10 * HOUR_MS)
     validators = {name: jsonschema.Draft202012Validator(topic_schema(TOPICS_BY_NAME[name])) for name in TOPICS_BY_NAME}
