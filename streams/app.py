@@ -195,6 +195,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         return coordinator.generation, coordinator.member_id
 
     in_flight: list[Any] = []  # delivery futures since the last `delivered()`
+    # asked through the producer the outbox uses (the transactional one under exactly_once)
+    membership = GroupMembership(lambda: producer().client, settings.app_id)
     transactions: Transactions | None = None
     if settings.guarantee == "exactly_once":
         app.transactional = True
@@ -205,6 +207,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             generation=lambda: app.consumer_generation_id,
             ended=lambda outcome: m.transactions.labels(outcome).inc(),
             member=group_member,
+            membership=membership,
         )
 
     def producer() -> Any:
@@ -220,7 +223,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     # whole batches straight to the transport producer: Faust's send_soon buffer drains one
     # message at a time, and even its direct send costs a call and a future per record
     outbox = Outbox(producer)
-    membership = GroupMembership(lambda: producer().client, settings.app_id)
 
     async def still_member(member: Member | None) -> None:
         """At least once: a batch begun by a member the group has dropped since (a worker

@@ -40,6 +40,7 @@ class Transactions:
         generation: Callable[[], int],
         ended: Callable[[str], None] = lambda outcome: None,
         member: Callable[[], Member] | None = None,
+        membership: GroupMembership | None = None,
     ):
         self._new_producer = new_producer
         """Returns an unstarted `AIOKafkaProducer` with a transactional id."""
@@ -50,7 +51,9 @@ class Transactions:
         """Called with 'committed' or 'aborted' as each transaction ends (a metric)."""
         self._member = member
         """The consumer's (generation, member id) now, as its group coordinator client holds them."""
-        self._membership = GroupMembership(lambda: self.producer.client, group_id)
+        self._membership = membership or GroupMembership(lambda: self.producer.client, group_id)
+        """Asks the coordinator whether `member` still holds: the worker's one instance when
+        given (it reaches the coordinator through this producer's client), else its own."""
         self._turn = asyncio.Lock()
         self._starting = asyncio.Lock()  # two producers under one id would fence each other
 

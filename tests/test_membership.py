@@ -107,3 +107,21 @@ def test_a_batch_commits_only_while_its_member_holds(answer: type[Exception]) ->
             asyncio.run(_batch(transactions))
         assert producer.calls == ["begin", "offsets", "abort"]
     assert [(g, m) for g, m, _ in producer.client.heartbeats] == [(3, "m-3")]
+
+
+def test_a_transaction_asks_through_the_membership_it_was_given() -> None:
+    """The worker builds one `GroupMembership` for both guarantees and hands it over."""
+    producer = Producer(Coordinator([errors.NoError]))
+    worker_wide = Coordinator([errors.UnknownMemberIdError])
+    transactions = Transactions(
+        lambda: producer,
+        "g",
+        generation=lambda: 3,
+        member=lambda: (3, "m-3"),
+        membership=GroupMembership(lambda: worker_wide, "g"),
+    )
+    with pytest.raises(FencedOut):
+        asyncio.run(_batch(transactions))
+    assert producer.calls == ["begin", "offsets", "abort"]
+    assert [(g, m) for g, m, _ in worker_wide.heartbeats] == [(3, "m-3")]
+    assert producer.client.heartbeats == []
