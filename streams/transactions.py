@@ -51,7 +51,9 @@ class Transactions:
         """Called with 'committed' or 'aborted' as each transaction ends (a metric)."""
         self._member = member
         """The consumer's (generation, member id) now, as its group coordinator client holds them."""
-        self._membership = membership or GroupMembership(lambda: self.producer.client, group_id)
+        self._membership = (
+            membership if membership is not None else GroupMembership(lambda: self.producer.client, group_id)
+        )
         """Asks the coordinator whether `member` still holds: the worker's one instance when
         given (it reaches the coordinator through this producer's client), else its own."""
         self._turn = asyncio.Lock()
