@@ -25,6 +25,8 @@ import orjson
 Vector = list[float]
 GroupKey = tuple[int, int, int]
 """(window size ms, window start ms, settle ms)"""
+Group = dict[str, Vector]
+"""An open window group: KPI key -> its vector."""
 
 
 @dataclass
@@ -85,6 +87,14 @@ class PartitionWindows:
     of the topic holding the watermark back moves it."""
     _seen_all: bool = field(default=False, init=False, repr=False, compare=False)
     """Every expected topic has been seen: the watermark exists from now on."""
+    _hot: dict[int, tuple[int, int, tuple[int, ...], list[Group]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """settle ms -> (from, to, sizes, groups): the open groups `add` last resolved for an event
+    time in [from, to) in each of `sizes`, none late and each `before` taken. An event's
+    updates go to the same few groups (a paid order's 19 calls or so), and resolving them per
+    call cost the in-process core 5% (6,846 against 7,235 events per CPU second, 3 alternating
+    rounds, 2026-12-02). Valid until a group closes or the changes are drained."""
 
     def __post_init__(self) -> None:
         self.newest = max(self.topic_max.values(), default=None)
@@ -152,12 +162,30 @@ class PartitionWindows:
         snapshot check once, not once per key and index (a histogram observation is three
         updates; a paid order's denominators five keys). Each update to a closed window counts
         as a late update."""
+        hot = self._hot.get(settle_ms)
+        if hot is not None and hot[0] <= attributed_ms < hot[1] and hot[2] == sizes:
+            groups = hot[3]
+        else:
+            groups = self._resolve(attributed_ms, settle_ms, sizes, len(keys) * len(updates))
+        for group in groups:
+            for key in keys:
+                vector = group.get(key)
+                if vector is None:
+                    vector = group[key] = [0.0] * width
+                for index, amount in updates:
+                    vector[index] += amount
+
+    def _resolve(self, attributed_ms: int, settle_ms: int, sizes: tuple[int, ...], late: int) -> list[Group]:
+        """The open groups of `attributed_ms` in each of `sizes`, created and their `before`
+        taken as needed; a size whose window closed counts `late` late updates instead."""
         open_groups, before = self.open, self.before
+        groups, starts, ends, all_open = [], [], [], True
         for size in sizes:
             start = attributed_ms - attributed_ms % size
             closed = self.closed_through.get((size, settle_ms))
             if closed is not None and start + size <= closed:
-                self.late_updates += len(keys) * len(updates)
+                self.late_updates += late
+                all_open = False  # not kept: each later update to it counts as late too
                 continue
             key_group = (size, start, settle_ms)
             group = open_groups.get(key_group)
@@ -166,15 +194,16 @@ class PartitionWindows:
                 self.changed.add(key_group)
             if group is None:
                 group = open_groups[key_group] = {}
-            for key in keys:
-                vector = group.get(key)
-                if vector is None:
-                    vector = group[key] = [0.0] * width
-                for index, amount in updates:
-                    vector[index] += amount
+            groups.append(group)
+            starts.append(start)
+            ends.append(start + size)
+        if all_open:
+            self._hot[settle_ms] = (max(starts, default=attributed_ms), min(ends, default=attributed_ms), sizes, groups)
+        return groups
 
     def close_due(self) -> Iterator[ClosedWindow]:
         """Every window now final, oldest first, once each (empty ones too)."""
+        self._hot.clear()
         wm = self.watermark()
         if wm is None:
             return
@@ -229,6 +258,7 @@ class PartitionWindows:
         changed = {group: (self.open.get(group), self.before.get(group)) for group in self.changed}
         self.changed.clear()
         self.before.clear()
+        self._hot.clear()
         return changed
 
     def progress(self) -> dict[str, Any]:
@@ -257,6 +287,7 @@ class PartitionWindows:
         lost in a crash. It is dropped: re-sent later, it would replace the complete partial."""
         self.changed.clear()
         self.before.clear()
+        self._hot.clear()
         if progress is not None:
             self.topic_max = dict(progress["topic_max"])
             self.newest = max(self.topic_max.values(), default=None)
