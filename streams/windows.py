@@ -87,14 +87,12 @@ class PartitionWindows:
     of the topic holding the watermark back moves it."""
     _seen_all: bool = field(default=False, init=False, repr=False, compare=False)
     """Every expected topic has been seen: the watermark exists from now on."""
-    _hot: dict[int, tuple[int, int, tuple[int, ...], list[Group]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    """settle ms -> (from, to, sizes, groups): the open groups `add` last resolved for an event
-    time in [from, to) in each of `sizes`, none late and each `before` taken. An event's
-    updates go to the same few groups (a paid order's 19 calls or so), and resolving them per
-    call cost the in-process core 5% (6,846 against 7,235 events per CPU second, 3 alternating
-    rounds, 2026-12-02). Valid until a group closes or the changes are drained."""
+    _hot: dict[int, dict[int, tuple[int, Group]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """settle ms -> window size -> (start, group): the open group `add` last found for them,
+    not late and its `before` taken. An event's updates go to the same few groups (a paid
+    order's 19 calls or so), and finding them anew per call cost the in-process core 5%
+    (6,846 against 7,235 events per CPU second, 3 alternating rounds, 2026-12-02). Valid until
+    a group closes or the changes are drained."""
 
     def __post_init__(self) -> None:
         self.newest = max(self.topic_max.values(), default=None)
@@ -163,11 +161,18 @@ class PartitionWindows:
         updates; a paid order's denominators five keys). Each update to a closed window counts
         as a late update."""
         hot = self._hot.get(settle_ms)
-        if hot is not None and hot[0] <= attributed_ms < hot[1] and hot[2] == sizes:
-            groups = hot[3]
-        else:
-            groups = self._resolve(attributed_ms, settle_ms, sizes, len(keys) * len(updates))
-        for group in groups:
+        if hot is None:
+            hot = self._hot[settle_ms] = {}
+        for size in sizes:
+            kept = hot.get(size)
+            if kept is not None and kept[0] <= attributed_ms < kept[0] + size:
+                group = kept[1]
+            else:
+                found = self._resolve(attributed_ms, size, settle_ms, len(keys) * len(updates))
+                if found is None:
+                    continue
+                group = found
+                hot[size] = (attributed_ms - attributed_ms % size, group)
             for key in keys:
                 vector = group.get(key)
                 if vector is None:
@@ -175,31 +180,22 @@ class PartitionWindows:
                 for index, amount in updates:
                     vector[index] += amount
 
-    def _resolve(self, attributed_ms: int, settle_ms: int, sizes: tuple[int, ...], late: int) -> list[Group]:
-        """The open groups of `attributed_ms` in each of `sizes`, created and their `before`
-        taken as needed; a size whose window closed counts `late` late updates instead."""
-        open_groups, before = self.open, self.before
-        groups, starts, ends, all_open = [], [], [], True
-        for size in sizes:
-            start = attributed_ms - attributed_ms % size
-            closed = self.closed_through.get((size, settle_ms))
-            if closed is not None and start + size <= closed:
-                self.late_updates += late
-                all_open = False  # not kept: each later update to it counts as late too
-                continue
-            key_group = (size, start, settle_ms)
-            group = open_groups.get(key_group)
-            if key_group not in before:  # its first change since the last drain
-                before[key_group] = _snapshot(group)
-                self.changed.add(key_group)
-            if group is None:
-                group = open_groups[key_group] = {}
-            groups.append(group)
-            starts.append(start)
-            ends.append(start + size)
-        if all_open:
-            self._hot[settle_ms] = (max(starts, default=attributed_ms), min(ends, default=attributed_ms), sizes, groups)
-        return groups
+    def _resolve(self, attributed_ms: int, size: int, settle_ms: int, late: int) -> Group | None:
+        """The open group of `attributed_ms` in windows of `size`, created and its `before`
+        taken as needed; None if that window closed, and `late` late updates are counted."""
+        start = attributed_ms - attributed_ms % size
+        closed = self.closed_through.get((size, settle_ms))
+        if closed is not None and start + size <= closed:
+            self.late_updates += late
+            return None
+        key_group = (size, start, settle_ms)
+        group = self.open.get(key_group)
+        if key_group not in self.before:  # its first change since the last drain
+            self.before[key_group] = _snapshot(group)
+            self.changed.add(key_group)
+        if group is None:
+            group = self.open[key_group] = {}
+        return group
 
     def close_due(self) -> Iterator[ClosedWindow]:
         """Every window now final, oldest first, once each (empty ones too)."""

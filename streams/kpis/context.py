@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Protocol
 
 from streams.kpis.catalog import KPI_BY_NAME, Agg
 from streams.windows import PartitionWindows
 
-_Plan = tuple[int, int, tuple[tuple[tuple[str, ...], tuple[int, ...], str], ...]]
-"""A KPI's vector width, settle ms, and per dimension set its window sizes and key prefix."""
+_Route = tuple[tuple[str, ...], str]
+"""A dimension set and its key prefix ('kpi|' or 'kpi|dim=')."""
+_Routes = tuple[tuple[tuple[int, ...], tuple[_Route, ...]], ...]
+"""Window sizes, and the routes kept in each of them."""
+_Plan = tuple[int, int, _Routes]
+"""A KPI's vector width, settle ms and routes."""
 
 
 class MetricsSink(Protocol):
@@ -54,24 +59,15 @@ class Context:
         self.all_sizes = all_sizes
         self.detailed_sizes = detailed_sizes
         # worked out once per KPI, not per update (formatting the keys anew was a third of the
-        # core's time): vector width, settle ms, and per dimension set its window sizes and key prefix.
+        # core's time): vector width, settle ms, and its dimension sets' key prefixes by window sizes.
         # A KPI left out of `kpis` has no plan: its updates stop at the lookup.
-        self._plans = {
-            kpi.name: (
-                kpi.width,
-                int(kpi.settle_s * 1000),
-                tuple(
-                    (
-                        dims,
-                        all_sizes if not dims else detailed_sizes,
-                        kpi.name + "|" + (f"{dims[0]}=" if len(dims) == 1 else ""),
-                    )
-                    for dims in kpi.dims
-                ),
-            )
-            for kpi in KPI_BY_NAME.values()
-            if kpis is None or kpi.name in kpis
-        }
+        self._plans: dict[str, _Plan] = {}
+        for kpi in KPI_BY_NAME.values():
+            if kpis is None or kpi.name in kpis:
+                routes = _by_sizes(
+                    (dims, all_sizes if not dims else detailed_sizes, _prefix(kpi.name, dims)) for dims in kpi.dims
+                )
+                self._plans[kpi.name] = (kpi.width, int(kpi.settle_s * 1000), routes)
         self._fanouts: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]] = {}
 
     def _add(
@@ -82,22 +78,22 @@ class Context:
         updates: tuple[tuple[int, float], ...],
         only: tuple[str, ...] | None = None,
     ) -> None:
-        width, settle_ms, routes = plan
+        width, settle_ms, by_sizes = plan
         add = self.windows.add
-        for dims, sizes, prefix in routes:  # prefix: 'kpi|' or 'kpi|dim='
-            if only is not None and dims != only:
-                continue
-            if not dims:
-                key = prefix
-            elif len(dims) == 1:
-                if dims[0] not in values:
+        for sizes, routes in by_sizes:  # one call per window sizes: a paid order's 4 keys of a KPI at once
+            keys = []
+            for dims, prefix in routes:
+                if only is not None and dims != only:
                     continue
-                key = prefix + str(values[dims[0]])  # = prefix + dims_part(dims, values)
-            elif all(d in values for d in dims):
-                key = prefix + dims_part(dims, values)
-            else:
-                continue
-            add((key,), width, t_ms, settle_ms, updates, sizes)
+                if not dims:
+                    keys.append(prefix)
+                elif len(dims) == 1:
+                    if dims[0] in values:
+                        keys.append(prefix + str(values[dims[0]]))  # = prefix + dims_part(dims, values)
+                elif all(d in values for d in dims):
+                    keys.append(prefix + dims_part(dims, values))
+            if keys:
+                add(tuple(keys), width, t_ms, settle_ms, updates, sizes)
 
     def count(self, name: str, values: dict[str, str], t_ms: int, amount: float = 1.0) -> None:
         plan = self._plans.get(name)
@@ -148,13 +144,35 @@ def _fraction(num: float, den: float) -> tuple[tuple[int, float], ...]:
     return ((0, num), (1, den)) if num else ((1, den),)
 
 
+def _prefix(kpi: str, dims: tuple[str, ...]) -> str:
+    return kpi + "|" + (f"{dims[0]}=" if len(dims) == 1 else "")
+
+
+def _by_sizes(routes: Iterable[tuple[tuple[str, ...], tuple[int, ...], str]]) -> _Routes:
+    """Each (dimension set, its window sizes, key prefix) by window size, sizes that share the
+    same routes together: with totals in (1 min, 1 h) and dimensions in (1 h), the 1-h
+    window's four keys go in one call, not four."""
+    by_size: dict[int, list[_Route]] = {}
+    for dims, sizes, prefix in routes:
+        for size in sizes:
+            by_size.setdefault(size, []).append((dims, prefix))
+    sizes_of: dict[tuple[_Route, ...], list[int]] = {}
+    for size, shared in by_size.items():
+        sizes_of.setdefault(tuple(shared), []).append(size)
+    return tuple((tuple(sizes), shared) for shared, sizes in sizes_of.items())
+
+
 def _fanout(plan: _Plan, dim: str, dim_values: tuple[str, ...]) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
-    """The keys of the total (no dimension) and of each value of `dim`, grouped by the window
-    sizes they are kept in, in the plan's route order."""
-    by_sizes: dict[tuple[int, ...], list[str]] = {}
-    for dims, sizes, prefix in plan[2]:
-        if dims == ():
-            by_sizes.setdefault(sizes, []).append(prefix)
-        elif dims == (dim,):
-            by_sizes.setdefault(sizes, []).extend(prefix + value for value in dim_values)
-    return tuple((sizes, tuple(keys)) for sizes, keys in by_sizes.items())
+    """The keys of the total (no dimension) and of each value of `dim`, by the window sizes
+    they are kept in, in the plan's route order."""
+    fanout = []
+    for sizes, routes in plan[2]:
+        keys: list[str] = []
+        for dims, prefix in routes:
+            if dims == ():
+                keys.append(prefix)
+            elif dims == (dim,):
+                keys.extend(prefix + value for value in dim_values)
+        if keys:
+            fanout.append((sizes, tuple(keys)))
+    return tuple(fanout)
