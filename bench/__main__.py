@@ -259,8 +259,7 @@ def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[
     out_topic = "bench.quix-subset"
 
     def check() -> dict[str, Any]:
-        # the count tells an empty read from wrong values: one run of 2026-12-02 found no window
-        # (the next, of the same code, all 3,132); not traced
+        # the count tells an empty read from a partial one (its output trails, see OUTPUT_WAIT_S)
         records = read_to_end(settings.bootstrap, out_topic)
         windows = (orjson.loads(m.value) for m in records if m.value)
         return {"records_read": len(records), "subset_check": subset.check(subset.from_quix(windows), reference)}
