@@ -165,14 +165,11 @@ class PartitionWindows:
             hot = self._hot[settle_ms] = {}
         for size in sizes:
             kept = hot.get(size)
-            if kept is not None and kept[0] <= attributed_ms < kept[0] + size:
-                group = kept[1]
-            else:
-                found = self._resolve(attributed_ms, size, settle_ms, len(keys) * len(updates))
-                if found is None:
+            if kept is None or not kept[0] <= attributed_ms < kept[0] + size:
+                kept = self._keep(hot, attributed_ms, size, settle_ms, len(keys) * len(updates))
+                if kept is None:
                     continue
-                group = found
-                hot[size] = (attributed_ms - attributed_ms % size, group)
+            group = kept[1]
             for key in keys:
                 vector = group.get(key)
                 if vector is None:
@@ -180,9 +177,12 @@ class PartitionWindows:
                 for index, amount in updates:
                     vector[index] += amount
 
-    def _resolve(self, attributed_ms: int, size: int, settle_ms: int, late: int) -> Group | None:
-        """The open group of `attributed_ms` in windows of `size`, created and its `before`
-        taken as needed; None if that window closed, and `late` late updates are counted."""
+    def _keep(
+        self, hot: dict[int, tuple[int, Group]], attributed_ms: int, size: int, settle_ms: int, late: int
+    ) -> tuple[int, Group] | None:
+        """(start, open group) of `attributed_ms` in windows of `size`, created and its `before`
+        taken as needed, and kept in `hot` (`_hot` of `settle_ms`); None if that window closed,
+        and `late` late updates are counted."""
         start = attributed_ms - attributed_ms % size
         closed = self.closed_through.get((size, settle_ms))
         if closed is not None and start + size <= closed:
@@ -195,7 +195,8 @@ class PartitionWindows:
             self.changed.add(key_group)
         if group is None:
             group = self.open[key_group] = {}
-        return group
+        kept = hot[size] = (start, group)
+        return kept
 
     def close_due(self) -> Iterator[ClosedWindow]:
         """Every window now final, oldest first, once each (empty ones too)."""
