@@ -60,7 +60,7 @@ def test_kept_groups_change_what_a_fresh_lookup_changes(steps: list[tuple[Any, .
         elif action == "observe":
             kept.observe(*args)
             plain.observe(*args)
-        if action == "close":
+        elif action == "close":
             assert _closed(list(kept.close_due())) == _closed(list(plain.close_due()))
         elif action == "provisional":
             assert _closed(list(kept.provisional_due())) == _closed(list(plain.provisional_due()))
