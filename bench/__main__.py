@@ -59,6 +59,7 @@ RECORDS_PER_ORDER = 3.85
 CONTENDERS = (
     "limit",
     "core",
+    "core_subset",
     "textbook_faust",
     "quix_streams",
     "cxkpi_worker",
@@ -96,12 +97,17 @@ def _scrape_total(port: int, family: str) -> float:
 
 
 def _time_by_counter(
-    read: Callable[[], float], total: int, *procs: subprocess.Popen[bytes], enough: float = 1.0
+    read: Callable[[], float],
+    total: int,
+    *procs: subprocess.Popen[bytes],
+    enough: float = 1.0,
+    broker: int | None = None,
 ) -> dict[str, Any]:
-    """Rate from the first consumed event to the last (or to `enough` of them), polling a counter every 0.2 s."""
+    """Rate from the first consumed event to the last (or to `enough` of them), polling a counter
+    every 0.2 s; with the `broker` process's CPU seconds over the same span."""
     deadline = time.monotonic() + TIMEOUT_S
     first: tuple[float, float] | None = None
-    cpu_first = 0.0
+    cpu_first = broker_first = 0.0
     n, progress = 0.0, (time.monotonic(), 0.0)
     while time.monotonic() < deadline:
         for proc in procs:
@@ -112,6 +118,7 @@ def _time_by_counter(
         if n > 0 and first is None:
             first = (now, n)
             cpu_first = sum(_cpu_seconds(proc.pid) for proc in procs)
+            broker_first = _cpu_seconds(broker) if broker is not None else 0.0
         if n >= total * enough:
             break
         if n > progress[1]:
@@ -130,6 +137,8 @@ def _time_by_counter(
         cpu = sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_first
         result["cpu_seconds"] = round(cpu, 2)
         result["events_per_cpu_s"] = round((n - first[1]) / max(cpu, 1e-9))
+    if broker is not None:
+        result["broker_cpu_seconds"] = round(_cpu_seconds(broker) - broker_first, 2)
     return result
 
 
@@ -180,21 +189,36 @@ async def _limit(bootstrap: str, total: int) -> dict[str, Any]:
     }
 
 
-def _core(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
-    """The core in process; its windows are the reference the others are checked against."""
-    start = time.monotonic()
-    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS, config=ENGINE_CONFIG)
+def _in_process(records: list[OutRecord], config: EngineConfig) -> tuple[dict[str, Any], Subset]:
+    """The core in process, no Kafka: its rate and its common subset."""
+    start, cpu_start = time.monotonic(), time.process_time()
+    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS, config=config)
     pipeline.feed((r.topic, r.key, r.value) for r in records)
     pipeline.finish()
-    elapsed = time.monotonic() - start
+    elapsed, cpu = time.monotonic() - start, time.process_time() - cpu_start
     n = len(records)
-    reference.update(subset.from_kpi_windows(pipeline.windows))
-    return {
+    result = {
         "events": n,
         "seconds": round(elapsed, 2),
         "events_per_s": round(n / elapsed),
+        "cpu_seconds": round(cpu, 2),
+        "events_per_cpu_s": round(n / max(cpu, 1e-9)),
         "peak_rss_mb": _peak_rss_mb(),
     }
+    return result, subset.from_kpi_windows(pipeline.windows)
+
+
+def _core(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
+    """All KPIs in process; its windows are the reference the others are checked against."""
+    result, windows = _in_process(records, ENGINE_CONFIG)
+    reference.update(windows)
+    return result
+
+
+def _core_subset(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
+    """The subset's KPIs in process: the most `cxkpi_subset` could reach with Kafka costing nothing."""
+    result, windows = _in_process(records, replace(ENGINE_CONFIG, kpis=subset.KPIS))
+    return result | {"subset_check": subset.check(windows, reference)}
 
 
 def _time_module(
@@ -204,6 +228,7 @@ def _time_module(
     log: Path,
     enough: float = 1.0,
     then: Callable[[], dict[str, Any]] | None = None,
+    broker: int | None = None,
 ) -> dict[str, Any]:
     """Run `python -m module BOOTSTRAP... WEB_PORT ...` (args, with "{port}" for its metrics
     port) and time it by its `bench_events_consumed_total`; `then` runs before it is stopped."""
@@ -216,7 +241,7 @@ def _time_module(
         return _scrape_total(port, "bench_events_consumed")
 
     try:
-        result = _time_by_counter(read, total, proc, enough=enough)
+        result = _time_by_counter(read, total, proc, enough=enough, broker=broker)
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
         if then is not None:
             result.update(_until_complete(then))
@@ -236,13 +261,17 @@ def _textbook(settings: Settings, total: int, log: Path, reference: Subset) -> d
         return {"subset_check": subset.check(got, reference)}
 
     args = [settings.bootstrap, "{port}", str(log.parent / "textbook")]
-    return _time_module("bench.textbook_faust", args, total, log, then=check)
+    return _time_module("bench.textbook_faust", args, total, log, then=check, broker=localkafka.status(settings).pid)
 
 
 def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
     proc = start_worker(settings, log)
     try:
-        result = _time_by_counter(lambda: _scrape_total(settings.web_port, "cxkpi_events_consumed"), total, proc)
+
+        def consumed() -> float:
+            return _scrape_total(settings.web_port, "cxkpi_events_consumed")
+
+        result = _time_by_counter(consumed, total, proc, broker=localkafka.status(settings).pid)
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
 
         def check() -> dict[str, Any]:  # the last windows close once the topics are seen idle
@@ -267,7 +296,8 @@ def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[
     args = [settings.bootstrap, "{port}", str(log.parent / "quix-state"), out_topic]
     # its time alignment of the concatenated topics holds the last few records of a finite
     # backlog back (171 of 200,000 on 2026-11-26) until newer ones come: timed to 99.9%
-    return _time_module("bench.quix_subset", args, total, log, enough=QUIX_ENOUGH, then=check)
+    broker = localkafka.status(settings).pid
+    return _time_module("bench.quix_subset", args, total, log, enough=QUIX_ENOUGH, then=check, broker=broker)
 
 
 def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
@@ -286,7 +316,7 @@ def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
             samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs)))
             return sum(counts)
 
-        result = _time_by_counter(both, total, *procs)
+        result = _time_by_counter(both, total, *procs, broker=localkafka.status(settings).pid)
         result["peak_rss_mb"] = max(_peak_rss_mb(p.pid) for p in procs)
         result["both_busy"] = _both_busy(samples)
         return result
@@ -417,6 +447,15 @@ def _delay_at(settings: Settings, seed: int, backlog: int, rate: float, seconds:
         stop_worker(proc)
 
 
+def _two_workers_ceiling(one: dict[str, Any]) -> float | None:
+    """The most two workers could gain over one here: the one worker's run needed its CPU
+    seconds plus the broker's, and two workers cannot do that work in less than that total
+    spread over every core (their start-up and rebalance not counted)."""
+    work = one.get("cpu_seconds", 0.0) + one.get("broker_cpu_seconds", 0.0)
+    cores = os.cpu_count() or 1
+    return round(min(float(cores), cores * one["seconds"] / work), 3) if work > 0 else None
+
+
 def _ratios(results: dict[str, Any], name: str, others: tuple[str, ...]) -> dict[str, float]:
     """`name`'s rate over each other contender that ran: by the clock, then per CPU second
     where both have it (the limit runs in the bench process and has none)."""
@@ -471,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "limit": lambda: asyncio.run(_limit(settings.bootstrap, total)),
             "core": lambda: _core(records, reference),
+            "core_subset": lambda: _core_subset(records, reference),
             "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log", reference),
             "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
             "cxkpi_worker": lambda: _worker(settings, total, work / "worker.log", reference),
@@ -523,11 +563,15 @@ def main(argv: list[str] | None = None) -> int:
             if two["both_busy"]:
                 ratios["two_workers_both_busy/one_worker"] = round(two["both_busy"]["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
+        if ceiling := _two_workers_ceiling(results["cxkpi_worker"]):
+            ratios["ceiling: two_workers/one_worker on this machine"] = ceiling
         if "cxkpi_exactly_once" in results:  # the price of the transactions
             eos = results["cxkpi_exactly_once"]["events_per_s"]
             ratios["exactly_once/at_least_once"] = round(eos / results["cxkpi_worker"]["events_per_s"], 3)
     if "cxkpi_subset" in results:  # the same KPIs on both sides
-        ratios |= _ratios(results, "cxkpi_subset", ("quix_streams", "textbook_faust", "limit"))
+        ratios |= _ratios(results, "cxkpi_subset", ("quix_streams", "textbook_faust", "limit", "core_subset"))
+    if "core_subset" in results:  # what cxkpi_subset would reach if Kafka and state cost nothing
+        ratios |= _ratios(results, "core_subset", ("limit",))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

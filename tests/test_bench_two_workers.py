@@ -1,8 +1,12 @@
-"""The benchmark's two-worker rate once both workers are busy, from polled counters."""
+"""The benchmark's two-worker rate once both workers are busy, from polled counters, and the
+most two workers could gain on the machine."""
 
 from __future__ import annotations
 
-from bench.__main__ import Sample, _both_busy
+import os
+from typing import Any
+
+from bench.__main__ import Sample, _both_busy, _two_workers_ceiling
 
 
 def test_the_clock_starts_when_the_second_worker_has_consumed() -> None:
@@ -24,3 +28,12 @@ def test_the_clock_starts_when_the_second_worker_has_consumed() -> None:
 
 def test_a_worker_that_never_consumed_gives_no_figure() -> None:
     assert _both_busy([Sample(0.0, (0.0, 0.0), 0.0), Sample(1.0, (10.0, 0.0), 1.0)]) is None
+
+
+def test_the_ceiling_spreads_one_workers_and_the_brokers_cpu_over_every_core(monkeypatch: Any) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # 30 s of one worker: 27 CPU seconds of its own, 13 of the broker's; 40 over two cores is 20 s
+    assert _two_workers_ceiling({"seconds": 30.0, "cpu_seconds": 27.0, "broker_cpu_seconds": 13.0}) == 1.5
+    # a worker waiting on a lightly loaded broker could use both cores, but no more
+    assert _two_workers_ceiling({"seconds": 30.0, "cpu_seconds": 10.0, "broker_cpu_seconds": 2.0}) == 2.0
+    assert _two_workers_ceiling({"seconds": 30.0}) is None  # not measured
