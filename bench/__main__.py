@@ -260,6 +260,7 @@ def _textbook(settings: Settings, total: int, log: Path, reference: Subset) -> d
             got |= subset.from_faust_windows(name, ((m.key, m.value) for m in changelog))
         return {"subset_check": subset.check(got, reference)}
 
+    create_topics(settings, textbook_faust.regrouped_topics())
     args = [settings.bootstrap, "{port}", str(log.parent / "textbook")]
     return _time_module("bench.textbook_faust", args, total, log, then=check, broker=localkafka.status(settings).pid)
 
