@@ -348,7 +348,9 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
     """The rate from the first poll at which every worker had consumed records to the last
     poll: the group's steady rate, without the start-up (the first member takes every
     partition, then hands half over when the second joins, and the second recovers its state
-    before it consumes). `after_s`: how long that took after the first record was consumed.
+    before it consumes). `after_s`: how long that took after the first record was consumed;
+    `one_alone_at_end_s`: from the last record the first to finish consumed to the end (the
+    other worker still busy: its partitions held more, or it also runs stage two).
     None if one of them never consumed anything."""
     started = next((s for s in samples if sum(s.counts) > 0), None)
     busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
@@ -356,8 +358,10 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
         return None
     last = samples[-1]
     events, seconds, cpu = sum(last.counts) - sum(busy.counts), last.at - busy.at, last.cpu_seconds - busy.cpu_seconds
+    finished = [next(s.at for s in samples if s.counts[w] == last.counts[w]) for w in range(len(last.counts))]
     return {
         "after_s": round(busy.at - started.at, 2),
+        "one_alone_at_end_s": round(max(finished) - min(finished), 2),
         "events": int(events),
         "seconds": round(seconds, 2),
         "events_per_s": round(events / max(seconds, 1e-9)),

@@ -15,14 +15,17 @@ def test_the_clock_starts_when_the_second_worker_has_consumed() -> None:
         Sample(1.0, (1_000.0, 0.0), 2.0),  # the first member took every partition
         Sample(3.0, (2_000.0, 0.0), 4.0),  # the second joined, and recovers
         Sample(4.0, (2_500.0, 500.0), 5.5),  # both busy from here
-        Sample(6.0, (6_500.0, 4_500.0), 9.5),
+        Sample(6.0, (6_500.0, 4_500.0), 9.5),  # the second is through its partitions
+        Sample(7.0, (7_000.0, 4_500.0), 10.5),
+        Sample(8.0, (7_500.0, 4_500.0), 11.5),  # the first too
     ]
     assert _both_busy(samples) == {
         "after_s": 3.0,
-        "events": 8_000,
-        "seconds": 2.0,
-        "events_per_s": 4_000,
-        "events_per_cpu_s": 2_000,
+        "one_alone_at_end_s": 2.0,
+        "events": 9_000,
+        "seconds": 4.0,
+        "events_per_s": 2_250,
+        "events_per_cpu_s": 1_500,
     }
 
 
