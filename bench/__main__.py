@@ -604,6 +604,8 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
     for name, r in results.items():
         check = r.get("subset_check")
         same = f"equal, {check['windows_compared']} windows" if check else ("the reference" if name == "core" else "-")
+        if check and check["coverage"] < 1.0:  # passed, but its output had not reached every window
+            same += f" (coverage {check['coverage']})"
         rate, per_cpu = f"{r['events_per_s']:,}", f"{r['events_per_cpu_s']:,}" if "events_per_cpu_s" in r else "-"
         if name in disagree:
             check = disagree[name]

@@ -50,6 +50,15 @@ def test_a_contender_whose_output_never_completed_is_left_out_of_the_ratios(
     assert "| cxkpi_subset | 9,000 | 9,400 |" in table
 
 
+def test_a_passing_check_short_of_every_window_shows_its_coverage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _report(tmp_path, monkeypatch, {"windows_compared": 1912, "coverage": 0.61, "differing": []})
+    assert code == 0
+    row = "| quix_streams | 4,000 | 8,000 | 20.0 | 400 | equal, 1912 windows (coverage 0.61) |"
+    assert row in capsys.readouterr().out
+
+
 def test_with_every_check_passed_every_ratio_is_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, report = _report(tmp_path, monkeypatch, EQUAL)
     assert code == 0
