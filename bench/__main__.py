@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         reference: Subset = {}
         if "core" not in args.only:  # the reference for the subset checks
             _core(records, reference)
-        for name in [n for n in args.only if n in runs]:
+        for name in [n for n in runs if n in args.only]:  # core first: the reference for the checks
             print(f"{name}: running...", flush=True)
             results[name] = runs[name]()
             print(f"{name}: {results[name]}", flush=True)
