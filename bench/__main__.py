@@ -603,14 +603,16 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
         check = r.get("subset_check")
-        same = f"equal, {check['windows_compared']} windows" if check else ("the reference" if name == "core" else "-")
-        if check and check["coverage"] < 1.0:  # passed, but its output had not reached every window
-            same += f" (coverage {check['coverage']})"
         rate, per_cpu = f"{r['events_per_s']:,}", f"{r['events_per_cpu_s']:,}" if "events_per_cpu_s" in r else "-"
         if name in disagree:
-            check = disagree[name]
             same = f"**failed**: {len(check['differing'])} differ, coverage {check['coverage']}"
             rate = per_cpu = "withheld"
+        elif check:
+            same = f"equal, {check['windows_compared']} windows"
+            if check["coverage"] < 1.0:  # passed, but its output had not reached every window
+                same += f" (coverage {check['coverage']})"
+        else:
+            same = "the reference" if name == "core" else "-"
         print(f"| {name} | {rate} | {per_cpu} | {r['seconds']} | {r['peak_rss_mb']:.0f} | {same} |")
     if busy := results.get("cxkpi_two_workers", {}).get("both_busy"):
         print(f"cxkpi_two_workers once both were busy ({busy['after_s']} s after the first record):"
