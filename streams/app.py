@@ -44,6 +44,7 @@ from streams.batch_delivery import BatchApp
 from streams.committed_reads import MarkerAwareRecovery
 from streams.config import Settings
 from streams.kafka_security import faust_credentials
+from streams.kept_queue import keep_queued_on_resume
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
 from streams.kpis.stage_two import StageTwo
@@ -438,6 +439,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
+        keep_queued_on_resume(app, stream)  # else the end of a recovery can drop partials unseen
         async with fatal("merge_windows"):
             await merge_partials(stream)
 

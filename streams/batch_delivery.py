@@ -108,6 +108,25 @@ class BatchConsumer(aiokafka_driver.Consumer):
             return True
         return bool(await super()._commit(offsets))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._seeks = 0
+        """Seeks through `seek` so far, numbering them."""
+        self._sought: dict[TP, tuple[int, int]] = {}
+        """topic partition -> (number, offset) of its last seek through `seek`."""
+        super().__init__(*args, **kwargs)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Faust's seek, numbered: records of the partition fetched before it are stale
+        (`_fetched`). Faust's own seeks at a rebalance come while the flow is stopped."""
+        self._seeks += 1
+        self._sought[partition] = (self._seeks, offset)
+        await super().seek(partition, offset)
+
+    def _sought_since(self, tp: TP, seeks: int) -> int | None:
+        """The offset `tp` was sought to after seek number `seeks`, if it was."""
+        number, offset = self._sought.get(tp, (0, 0))
+        return offset if number > seeks else None
+
     async def _drain_messages(self, fetcher: Any) -> None:  # the fetcher's one long task
         app = self.app
         handler = app.batch_handler if isinstance(app, BatchApp) else None
@@ -150,8 +169,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
         each over yields to the event loop, and a changelog record or partial of the fetch
         handed over after the rebalance would reach a recovery that has sought that partition
         anew, or a stage that was rebuilt."""
+        seeks_before = self._seeks
         records, active = await self._wait_next_records(timeout=1.0)
-        generation = self.app.consumer_generation_id
+        generation, seeks_after = self.app.consumer_generation_id, self._seeks
         if records is None or self.should_stop:
             return []
         if not self.flow_active:  # what getmany does then: back to the committed offsets
@@ -170,6 +190,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 elif kept := await self._in_order(tp, tp_records):
                     fresh[tp] = kept
         batch: list[Message] = []
+        resought: set[TP] = set()
         for tp, record in self.scheduler.iterate(fresh):
             if tp.topic in batch_topics:
                 message = _message(tp, record, generation)
@@ -177,6 +198,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 # collected waits for it (`wait_empty`) instead of passing it by
                 self._unacked_messages.add(message)
                 batch.append(message)
+            elif (sought := self._sought_since(tp, seeks_before)) is not None:
+                # stale: handed over, it would move the read offset past the records the
+                # seek is for, and `_in_order` would then drop them when they come again
+                if tp not in resought and self._sought_since(tp, seeks_after) is None:
+                    # sought during the fetch, whose records may come from after the seek
+                    resought.add(tp)
+                    await self.seek(tp, sought)
             elif self._same_flow(generation) and await self._in_order(tp, [record]):
                 # changelogs, internal topics: their agents and tables as usual
                 message = _message(tp, record, generation)
