@@ -51,8 +51,13 @@ def _time_to_ship(value: dict[str, Any], state: Any) -> dict[str, Any] | None:
 
 
 def _tickets(value: dict[str, Any], state: Any) -> dict[str, Any] | None:
-    """A ticket's events (keyed by its order, or its own id): opened, then the first response."""
-    kind, ticket = value["event_type"], value["ticket_id"]
+    """A ticket's events (keyed by its order, or its own id): opened, then the first response.
+    The topic also carries negative feedback, which has no ticket id (the first in the
+    default data set comes after 200,000 records)."""
+    kind = value["event_type"]
+    if not kind.startswith("ticket."):
+        return None
+    ticket = value["ticket_id"]
     if kind == "ticket.opened":
         state.set(ticket, value["event_time"])
         return {"name": "help_requests", "dims": f"reason={value['reason']}", "seconds": 0.0}

@@ -150,7 +150,8 @@ def build(bootstrap: str, web_port: int, datadir: str) -> faust.App:
     async def on_tickets(stream: Any) -> None:
         async for event in stream:
             consumed.inc()
-            kind, ticket_id, t = event["event_type"], event["ticket_id"], event["event_time"]
+            kind, t = event["event_type"], event["event_time"]
+            ticket_id = event.get("ticket_id")  # negative feedback, on the same topic, has none
             if kind == "ticket.opened":
                 await by_reason.send(key=event["reason"], value={"t": t})
                 ticket = complete(tickets, ticket_id, "opened", t, "answered")
