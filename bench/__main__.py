@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -518,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_RATE,
         help="one worker's events/s for cxkpi_delay without cxkpi_worker",
     )
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the broker's data and the contenders' state at the end"
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="cxkpi-bench-"))
     settings = own_broker_settings(
@@ -580,7 +584,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cxkpi_delay: {delay}", flush=True)
     finally:
         localkafka.stop(settings)
+        if not args.keep_data:
+            _remove_data(work)
     return _report(results, delay, args.events)
+
+
+def _remove_data(work: Path) -> None:
+    """The broker's data and the contenders' state (6.4 GB after a 1,000,000-record run) go;
+    the contenders' logs stay."""
+    for path in work.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.suffix != ".log":
+            path.unlink()
+    print(f"logs kept in {work} (--keep-data keeps the broker's data and state too)", flush=True)
 
 
 def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
