@@ -85,6 +85,8 @@ SLOWEST_EVENTS_PER_S = 500.0
 """A contender's deadline is the longer of TIMEOUT_S and its data set at this rate: at its 1,314
 events/s of 2026-12-02, textbook Faust needs about 760 s for the default 1,000,000 records."""
 STALL_S = 90.0
+PROGRESS_S = 30.0
+"""How often a long step prints how far it got (textbook Faust takes 9 minutes at 1M)."""
 
 
 def _peak_rss_mb(pid: int | None = None) -> float:
@@ -114,6 +116,7 @@ def _time_by_counter(
     first: tuple[float, float] | None = None
     cpu_first = broker_first = 0.0
     n, progress = 0.0, (time.monotonic(), 0.0)
+    shown = time.monotonic()
     while time.monotonic() < deadline:
         for proc in procs:
             if proc.poll() is not None:
@@ -128,6 +131,9 @@ def _time_by_counter(
             break
         if n > progress[1]:
             progress = (now, n)
+        if now - shown >= PROGRESS_S:
+            shown = now
+            print(f"  {n:,.0f} of {total:,} records", flush=True)
         elif now - progress[0] > STALL_S:
             raise RuntimeError(f"no progress for {STALL_S:.0f} s at {n:.0f} of {total} events")
         time.sleep(0.2)
@@ -201,10 +207,15 @@ def _preload(bootstrap: str, seed: int, events: int, spool: Path) -> list[OutRec
     ran sat among its short-lived objects, and the memory they pinned was never given back
     (7.5 GB of RSS for 1,000,000 records; 955 MB read back, 2026-12-03)."""
     sink = KafkaSink(bootstrap)
+    shown = time.monotonic()
     with spool.open("wb") as out:
-        for record in EventStream(scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=events):
+        stream = EventStream(scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=events)
+        for n, record in enumerate(stream, 1):
             sink.send(record)
             pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
+            if n % 10_000 == 0 and time.monotonic() - shown >= PROGRESS_S:
+                shown = time.monotonic()
+                print(f"  data: {n:,} of {events:,} records sent", flush=True)
     sink.close()
     records: list[OutRecord] = []
     with spool.open("rb") as spooled:
