@@ -51,6 +51,7 @@ from streams.localworker import (
     start_worker,
     stop_worker,
 )
+from streams.progress import Progress
 from streams.topic_reader import read_to_end
 from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS, KPI_WINDOWS
 
@@ -116,12 +117,13 @@ def _time_by_counter(
     first: tuple[float, float] | None = None
     cpu_first = broker_first = 0.0
     n, progress = 0.0, (time.monotonic(), 0.0)
-    shown = time.monotonic()
+    shown = Progress("  consumed", total, log_every_s=PROGRESS_S)
     while time.monotonic() < deadline:
         for proc in procs:
             if proc.poll() is not None:
                 raise RuntimeError(f"the contender exited with code {proc.returncode}")
         n = read()
+        shown.update(int(n))
         now = time.monotonic()
         if n > 0 and first is None:
             first = (now, n)
@@ -131,12 +133,10 @@ def _time_by_counter(
             break
         if n > progress[1]:
             progress = (now, n)
-        if now - shown >= PROGRESS_S:
-            shown = now
-            print(f"  {n:,.0f} of {total:,} records", flush=True)
         elif now - progress[0] > STALL_S:
             raise RuntimeError(f"no progress for {STALL_S:.0f} s at {n:.0f} of {total} events")
         time.sleep(0.2)
+    shown.finish()
     assert first is not None, "nothing was consumed"
     elapsed = time.monotonic() - first[0]
     result = {
@@ -207,15 +207,15 @@ def _preload(bootstrap: str, seed: int, events: int, spool: Path) -> list[OutRec
     ran sat among its short-lived objects, and the memory they pinned was never given back
     (7.5 GB of RSS for 1,000,000 records; 955 MB read back, 2026-12-03)."""
     sink = KafkaSink(bootstrap)
-    shown = time.monotonic()
+    shown = Progress("  data sent", events, log_every_s=PROGRESS_S)
     with spool.open("wb") as out:
         stream = EventStream(scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=events)
         for n, record in enumerate(stream, 1):
             sink.send(record)
             pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
-            if n % 10_000 == 0 and time.monotonic() - shown >= PROGRESS_S:
-                shown = time.monotonic()
-                print(f"  data: {n:,} of {events:,} records sent", flush=True)
+            if n % 10_000 == 0:
+                shown.update(n)
+    shown.finish()
     sink.close()
     records: list[OutRecord] = []
     with spool.open("rb") as spooled:
