@@ -9,8 +9,26 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 
-def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0, **client: Any) -> list[ConsumerRecord]:
-    """Every committed record of every partition of `topic` up to its end offsets at the time of the call.
+def end_offsets(bootstrap: str, topic: str, **client: Any) -> dict[int, int]:
+    """Each partition's end offset now (read_committed: the last stable offset): where a reader
+    of only what is written from now on starts (`read_to_end`'s `since`)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **_committed(client))
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()} if parts else {}
+    finally:
+        consumer.close()
+
+
+def _committed(client: dict[str, Any]) -> dict[str, Any]:
+    return {"isolation_level": "read_committed", **client}
+
+
+def read_to_end(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, since: dict[int, int] | None = None, **client: Any
+) -> list[ConsumerRecord]:
+    """Every committed record of every partition of `topic` up to its end offsets at the time of the call;
+    with `since` (partition -> offset, from `end_offsets`), only those from there on.
 
     Read as `read_committed`, as the derived topics' consumers must: under exactly-once a batch
     that aborts (a worker stopped mid-batch, or fenced after a freeze) leaves its records in
@@ -18,14 +36,17 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0, **client: A
     their keys. Without transactions the two levels read the same records.
 
     `client`: further kafka-python settings (security, see `streams.kafka_security`)."""
-    settings = {"isolation_level": "read_committed", **client}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **settings)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **_committed(client))
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         if not parts:
             return []
         consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
+        if since is None:
+            consumer.seek_to_beginning(*parts)
+        else:
+            for tp in parts:
+                consumer.seek(tp, since.get(tp.partition, 0))
         end = consumer.end_offsets(parts)
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout_s
