@@ -18,6 +18,16 @@ from streams.topic_reader import end_offsets, read_to_end
 pytestmark = pytest.mark.kafka
 
 
+def _new_topic(bootstrap: str, partitions: int) -> str:
+    topic = f"reader-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+    return topic
+
+
 async def _transactions(bootstrap: str, topic: str) -> tuple[list[bytes], list[bytes]]:
     """A committed record, an aborted one, then one in a transaction left open while the topic
     is read both ways (a read that waited past the open one would raise TimeoutError); returns
@@ -40,12 +50,7 @@ async def _transactions(bootstrap: str, topic: str) -> tuple[list[bytes], list[b
 
 
 def test_read_to_end_reads_only_committed_records(kafka: Settings) -> None:
-    topic = f"reader-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        admin.close()
+    topic = _new_topic(kafka.bootstrap, partitions=1)
     committed, everything = asyncio.run(_transactions(kafka.bootstrap, topic))
     assert committed == [b"committed"]  # the latest value of the key is the committed one
     assert everything == [b"committed", b"aborted", b"open"]  # the log holds all three
@@ -53,12 +58,7 @@ def test_read_to_end_reads_only_committed_records(kafka: Settings) -> None:
 
 def test_read_to_end_since_reads_only_what_came_after(kafka: Settings) -> None:
     """The bench's cxkpi contenders share `kpi.windows`: each is checked on what it wrote."""
-    topic = f"reader-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    finally:
-        admin.close()
+    topic = _new_topic(kafka.bootstrap, partitions=2)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
     try:
         for partition in (0, 1):
