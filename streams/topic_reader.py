@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 
-def end_offsets(bootstrap: str, topic: str, **client: Any) -> dict[int, int]:
-    """Each partition's end offset now (read_committed: the last stable offset): where a reader
-    of only what is written from now on starts (`read_to_end`'s `since`)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **_committed(client))
+@contextlib.contextmanager
+def _reader(bootstrap: str, topic: str, client: dict[str, Any]) -> Iterator[tuple[KafkaConsumer, list[TopicPartition]]]:
+    """A read_committed consumer without a group, and the topic's partitions (none: no such topic)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **{"isolation_level": "read_committed", **client}
+    )
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()} if parts else {}
+        yield consumer, [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
     finally:
         consumer.close()
 
 
-def _committed(client: dict[str, Any]) -> dict[str, Any]:
-    return {"isolation_level": "read_committed", **client}
+def end_offsets(bootstrap: str, topic: str, **client: Any) -> dict[int, int]:
+    """Each partition's end offset now (read_committed: the last stable offset): where a reader
+    of only what is written from now on starts (`read_to_end`'s `since`)."""
+    with _reader(bootstrap, topic, client) as (consumer, parts):
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()} if parts else {}
 
 
 def read_to_end(
@@ -36,9 +42,7 @@ def read_to_end(
     their keys. Without transactions the two levels read the same records.
 
     `client`: further kafka-python settings (security, see `streams.kafka_security`)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **_committed(client))
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    with _reader(bootstrap, topic, client) as (consumer, parts):
         if not parts:
             return []
         consumer.assign(parts)
@@ -56,5 +60,3 @@ def read_to_end(
             for batch in consumer.poll(timeout_ms=1000).values():
                 records.extend(batch)
         return records
-    finally:
-        consumer.close()
