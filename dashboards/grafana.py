@@ -355,8 +355,12 @@ def processor() -> Dashboard:
             width=18,
         ),
         Panel(
-            "Consumer lag by partition",
-            (q(f"sum by (topic, partition) (cxkpi_consumer_lag_records{{{SEL}}})", "{{topic}}/{{partition}}"),),
+            "Consumer lag by partition, and partials waiting for stage two",
+            (
+                q(f"sum by (topic, partition) (cxkpi_consumer_lag_records{{{SEL}}})", "{{topic}}/{{partition}}"),
+                # final windows trail the input by these (a backlog's end, a slow merge)
+                q(f"sum(cxkpi_stage_two_lag_records{{{SEL}}})", "stage two"),
+            ),
             thresholds=((PRODUCTION.lag_min_records, "red"),),
             runbook="CxkpiConsumerLagGrowing",
         ),

@@ -530,10 +530,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         restarted worker has nothing left to read on a topic partition it had finished, and
         that partition must not hold the watermark back. Not the
         consumer's position: that runs ahead by what was fetched and not yet processed,
-        and a topic fetched in full but still queued would be declared idle too early."""
-        engine = engines.get(tp.partition)
-        if engine is not None and tp.topic in engine.windows.input_offsets:
-            return engine.windows.input_offsets[tp.topic]
+        and a topic fetched in full but still queued would be declared idle too early.
+        On the partials topic: past the last partial stage two merged."""
+        if tp.topic == partials_topic.get_topic_name():
+            arrivals = stage_slot.arrivals
+            if arrivals is not None and tp.topic in arrivals.next_offset:
+                return arrivals.next_offset[tp.topic]
+        else:
+            engine = engines.get(tp.partition)
+            if engine is not None and tp.topic in engine.windows.input_offsets:
+                return engine.windows.input_offsets[tp.topic]
         committed = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # read at assignment
         if committed is not None:
             return int(committed)
@@ -645,6 +651,19 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             m.lag.remove(*labels)
         lag_series.clear()
         lag_series.update(current)
+        await refresh_stage_two_lag()
+
+    async def refresh_stage_two_lag() -> None:
+        """Partials waiting for stage two: the final windows trail the input by these while the
+        input lag can read 0 (3,000 to 5,000 while one worker drained 1,000,000 records)."""
+        held = [tp for tp in app.consumer.assignment() if tp.topic == partials_topic.get_topic_name()]
+        ends = await app.consumer.highwaters(*held) if held else {}
+        lag = 0
+        for tp in held:
+            end, position = ends.get(tp), await next_offset(tp)
+            if end is not None and position is not None:
+                lag = max(end - position, 0)
+        m.stage_two_lag.set(lag)
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:

@@ -43,6 +43,7 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_order_bursts": (),
     "cxkpi_merchants_bursting": (),
     "cxkpi_consumer_lag_records": ("topic", "partition"),
+    "cxkpi_stage_two_lag_records": (),
     "cxkpi_table_keys": ("table",),
     "cxkpi_rebalances": (),
     "cxkpi_transactions": ("outcome",),
@@ -162,6 +163,15 @@ class Metrics:
             f"{NS}_consumer_lag_records",
             "Records not yet consumed, per input partition this worker owns (broker end offset - position).",
             ["topic", "partition"],
+            registry=r,
+        )
+        # its own family: in `cxkpi_consumer_lag_records` it would change what the stalled-worker
+        # alert (consumed nothing with input waiting) says about a worker
+        self.stage_two_lag = Gauge(
+            f"{NS}_stage_two_lag_records",
+            "Window partials not yet merged into final windows (partials topic end offset - stage two's "
+            "next offset); 0 on a worker without the partials partition. Under exactly_once the last "
+            "transaction's commit marker counts as one.",
             registry=r,
         )
         self.window_value = Gauge(

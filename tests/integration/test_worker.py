@@ -24,7 +24,7 @@ from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
 from streams.partitioner import partition_of
 from streams.report import report_rows
-from streams.topic_reader import read_to_end
+from streams.topic_reader import end_offsets, read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
 from topics.contract import GUARANTEE_STATUS
 
@@ -188,6 +188,17 @@ def test_bursts_reach_shipping_alerts(run: dict[str, Any], reference: LocalPipel
     lag = [s for s in families["cxkpi_consumer_lag_records"].samples]
     assert {s.labels["topic"] for s in lag} == {"orders", "shipments", "refunds", "support-tickets"}
     assert all(s.value == 0 for s in lag)  # everything was consumed
+
+
+def test_stage_two_lag_drains_to_zero(run: dict[str, Any]) -> None:
+    """Once every window is out, stage two has merged every partial: its lag gauge (refreshed
+    every 5 s) reads 0, on a partials topic that holds records."""
+    partials = f"{run['settings'].app_id}-window-partials"
+    assert sum(end_offsets(run["settings"].bootstrap, partials).values()) > 0
+    deadline = time.monotonic() + 15
+    while (lag := _metrics(run["web_port"])["cxkpi_stage_two_lag_records"].samples[0].value) != 0:
+        assert time.monotonic() < deadline, f"stage two lag still {lag}"
+        time.sleep(1)
 
 
 def test_metric_families_are_declared(run: dict[str, Any]) -> None:
