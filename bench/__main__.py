@@ -182,6 +182,14 @@ def _until_complete(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         time.sleep(1.0)
 
 
+def _last_output_after_s(records: list[Any], input_done: float) -> float | None:
+    """Seconds from the input consumed (`input_done`, wall clock) to the newest of `records`
+    (their timestamps: when the worker sent them). `output_complete_after_s` bounds it from
+    above by a check's own read: 40 s for the full worker's 325,000 window records at 1M."""
+    newest = max((r.timestamp for r in records), default=None)
+    return None if newest is None else round(newest / 1000 - input_done, 1)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -331,12 +339,14 @@ def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dic
             return _scrape_total(settings.web_port, "cxkpi_events_consumed")
 
         result = _time_by_counter(consumed, total, proc, broker=localkafka.status(settings).pid)
+        input_done = time.time()  # wall clock: the output records' timestamps are the worker's
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
 
         def check() -> dict[str, Any]:  # the last windows close once the topics are seen idle
             written = read_to_end(settings.bootstrap, KPI_WINDOWS.name, since=since)
             windows = (orjson.loads(m.value) for m in written if m.value)
-            return {"subset_check": subset.check(subset.from_kpi_windows(windows), reference)}
+            checked = {"subset_check": subset.check(subset.from_kpi_windows(windows), reference)}
+            return checked | {"last_output_after_s": _last_output_after_s(written, input_done)}
 
         result.update(_until_complete(check))
         return result
