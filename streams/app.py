@@ -636,7 +636,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.timer(interval=5.0)
     async def refresh_lag() -> None:
-        """Consumer lag per owned input partition, against the broker's end offsets (ListOffsets)."""
+        """Consumer lag per owned input partition, against the broker's end offsets (ListOffsets);
+        then stage two's (`refresh_stage_two_lag`)."""
         owned = [tp for tp in app.consumer.assignment() if tp.topic in input_names]
         ends = await app.consumer.highwaters(*owned) if owned else {}
         current: set[tuple[str, str]] = set()

@@ -170,8 +170,8 @@ class Metrics:
         self.stage_two_lag = Gauge(
             f"{NS}_stage_two_lag_records",
             "Window partials not yet merged into final windows (partials topic end offset - stage two's "
-            "next offset); 0 on a worker without the partials partition. Under exactly_once the last "
-            "transaction's commit marker counts as one.",
+            "next offset); 0 on a worker without the partials partition. Under exactly_once a "
+            "transaction's commit marker after the last partial counts as one.",
             registry=r,
         )
         self.window_value = Gauge(
