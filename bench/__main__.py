@@ -43,6 +43,7 @@ from streams.kpis.engine import EngineConfig
 from streams.kpis.pipeline import LocalPipeline
 from streams.localworker import (
     free_port,
+    metric_families,
     metric_family,
     metric_sum,
     own_broker_settings,
@@ -382,8 +383,10 @@ def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
     try:
 
         def both() -> float:
-            counts = tuple(max(_applied(s.web_port), 0.0) for s in (first, second))
-            samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs)))
+            polled = [_applied_and_merging(s.web_port) for s in (first, second)]
+            counts = tuple(max(applied, 0.0) for applied, _ in polled)
+            merging = tuple(partials > 0 for _, partials in polled)
+            samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs), merging))
             return sum(counts)
 
         result = _time_by_counter(both, total, *procs, broker=localkafka.status(settings).pid)
@@ -395,22 +398,28 @@ def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
             stop_worker(proc)
 
 
-def _applied(port: int) -> float:
-    """A worker's input records other than duplicates, or -1 while it does not answer yet."""
+def _applied_and_merging(port: int) -> tuple[float, float]:
+    """A worker's input records other than duplicates (-1 while it does not answer yet), and
+    the partials waiting for its stage two (over 0 only on the worker that merges them)."""
     try:
-        family = metric_family(port, "cxkpi_events_consumed")
+        families = metric_families(port, "cxkpi_events_consumed", "cxkpi_stage_two_lag_records")
     except OSError:
-        return -1.0
-    samples = family.samples if family else []
-    return sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("outcome") != "duplicate")
+        return -1.0, 0.0
+    consumed = families.get("cxkpi_events_consumed")
+    samples = consumed.samples if consumed else []
+    applied = sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("outcome") != "duplicate")
+    lag = families.get("cxkpi_stage_two_lag_records")
+    return applied, sum(s.value for s in lag.samples) if lag else 0.0
 
 
 class Sample(NamedTuple):
-    """One poll of several workers: when, each one's count, their CPU seconds together."""
+    """One poll of several workers: when, each one's count, their CPU seconds together, and
+    whether each had partials waiting for its stage two."""
 
     at: float
     counts: tuple[float, ...]
     cpu_seconds: float
+    merging: tuple[bool, ...] = ()
 
 
 def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
@@ -419,8 +428,9 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
     partition, then hands half over when the second joins, and the second recovers its state
     before it consumes). `after_s`: how long that took after the first record was consumed;
     `one_alone_at_end_s`: from the last record the first to finish consumed to the end (the
-    other worker still busy: its partitions held more, or it also runs stage two).
-    None if one of them never consumed anything."""
+    other worker still busy: its partitions held more, or it also runs stage two);
+    `last_merged_partials`: whether the last to finish was the one seen with partials waiting
+    for its stage two (None: no poll saw any). None if one of them never consumed anything."""
     started = next((s for s in samples if sum(s.counts) > 0), None)
     busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
     if started is None or busy is None:
@@ -428,9 +438,11 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
     last = samples[-1]
     events, seconds, cpu = sum(last.counts) - sum(busy.counts), last.at - busy.at, last.cpu_seconds - busy.cpu_seconds
     finished = [next(s.at for s in samples if s.counts[w] == last.counts[w]) for w in range(len(last.counts))]
+    merged = {w for s in samples for w, waiting in enumerate(s.merging) if waiting}
     return {
         "after_s": round(busy.at - started.at, 2),
         "one_alone_at_end_s": round(max(finished) - min(finished), 2),
+        "last_merged_partials": finished.index(max(finished)) in merged if merged else None,
         "events": int(events),
         "seconds": round(seconds, 2),
         "events_per_s": round(events / max(seconds, 1e-9)),

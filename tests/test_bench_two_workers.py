@@ -22,6 +22,7 @@ def test_the_clock_starts_when_the_second_worker_has_consumed() -> None:
     assert _both_busy(samples) == {
         "after_s": 3.0,
         "one_alone_at_end_s": 2.0,
+        "last_merged_partials": None,  # these polls saw no partials waiting
         "events": 9_000,
         "seconds": 4.0,
         "events_per_s": 2_250,
@@ -40,3 +41,19 @@ def test_the_ceiling_spreads_one_workers_and_the_brokers_cpu_over_every_core(mon
     # a worker waiting on a lightly loaded broker could use both cores, but no more
     assert _two_workers_ceiling({"seconds": 30.0, "cpu_seconds": 10.0, "broker_cpu_seconds": 2.0}) == 2.0
     assert _two_workers_ceiling({"seconds": 30.0}) is None  # not measured
+
+
+def test_it_tells_whether_the_last_to_finish_ran_stage_two() -> None:
+    def polls(merging: tuple[bool, bool]) -> list[Sample]:
+        return [
+            Sample(0.0, (100.0, 100.0), 1.0, (False, False)),
+            Sample(1.0, (600.0, 600.0), 2.0, merging),
+            Sample(2.0, (900.0, 1_000.0), 3.0, (False, False)),  # the second is through
+            Sample(3.0, (1_000.0, 1_000.0), 4.0, (False, False)),  # the first, a second later
+        ]
+
+    for merging, want in (((True, False), True), ((False, True), False)):
+        busy = _both_busy(polls(merging))
+        assert busy is not None
+        assert busy["one_alone_at_end_s"] == 1.0
+        assert busy["last_merged_partials"] is want
