@@ -430,19 +430,33 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
     `one_alone_at_end_s`: from the last record the first to finish consumed to the end (the
     other worker still busy: its partitions held more, or it also runs stage two);
     `last_merged_partials`: whether the last to finish was the one seen with partials waiting
-    for its stage two (None: no poll saw any). None if one of them never consumed anything."""
+    for its stage two (None: no poll saw any); `until_one_finished`: the rate up to the poll
+    at which the first of them was through (None: no poll in between), what the machine
+    gives two busy workers, without the imbalance of the end. None if one of them never
+    consumed anything."""
     started = next((s for s in samples if sum(s.counts) > 0), None)
     busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
     if started is None or busy is None:
         return None
     last = samples[-1]
-    events, seconds, cpu = sum(last.counts) - sum(busy.counts), last.at - busy.at, last.cpu_seconds - busy.cpu_seconds
-    finished = [next(s.at for s in samples if s.counts[w] == last.counts[w]) for w in range(len(last.counts))]
+    finished = [next(s for s in samples if s.counts[w] == last.counts[w]) for w in range(len(last.counts))]
+    first_done = min(finished, key=lambda s: s.at)
+    last_done = max(finished, key=lambda s: s.at)
     merged = {w for s in samples for w, waiting in enumerate(s.merging) if waiting}
     return {
         "after_s": round(busy.at - started.at, 2),
-        "one_alone_at_end_s": round(max(finished) - min(finished), 2),
-        "last_merged_partials": finished.index(max(finished)) in merged if merged else None,
+        "one_alone_at_end_s": round(last_done.at - first_done.at, 2),
+        "last_merged_partials": finished.index(last_done) in merged if merged else None,
+        **_span_rate(busy, last),
+        "until_one_finished": _span_rate(busy, first_done) if first_done.at > busy.at else None,
+    }
+
+
+def _span_rate(first: Sample, last: Sample) -> dict[str, Any]:
+    """Records the workers consumed together from one poll to a later one, and their rates."""
+    events, seconds = sum(last.counts) - sum(first.counts), last.at - first.at
+    cpu = last.cpu_seconds - first.cpu_seconds
+    return {
         "events": int(events),
         "seconds": round(seconds, 2),
         "events_per_s": round(events / max(seconds, 1e-9)),
@@ -671,8 +685,10 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
             cx = timed["cxkpi_worker"]["events_per_s"]
             two = timed["cxkpi_two_workers"]
             ratios["two_workers/one_worker"] = round(two["events_per_s"] / cx, 3)
-            if two["both_busy"]:
-                ratios["two_workers_both_busy/one_worker"] = round(two["both_busy"]["events_per_s"] / cx, 3)
+            if busy := two["both_busy"]:
+                ratios["two_workers_both_busy/one_worker"] = round(busy["events_per_s"] / cx, 3)
+                if until := busy["until_one_finished"]:
+                    ratios["two_workers_until_one_finished/one_worker"] = round(until["events_per_s"] / cx, 3)
             del ratios["cxkpi_worker/cxkpi_two_workers"]
         if ceiling := _two_workers_ceiling(timed["cxkpi_worker"]):
             ratios["ceiling: two_workers/one_worker on this machine"] = ceiling
@@ -711,6 +727,9 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
     if busy := results.get("cxkpi_two_workers", {}).get("both_busy"):
         print(f"cxkpi_two_workers once both were busy ({busy['after_s']} s after the first record):"
               f" {busy['events_per_s']:,} events/s, {busy['events_per_cpu_s']:,} per CPU second")  # fmt: skip
+        if until := busy["until_one_finished"]:
+            print(f"  until the first of them was through ({until['seconds']} s):"
+                  f" {until['events_per_s']:,} events/s, {until['events_per_cpu_s']:,} per CPU second")  # fmt: skip
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
     if delay:

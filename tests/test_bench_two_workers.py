@@ -27,6 +27,8 @@ def test_the_clock_starts_when_the_second_worker_has_consumed() -> None:
         "seconds": 4.0,
         "events_per_s": 2_250,
         "events_per_cpu_s": 1_500,
+        # up to the poll at 6.0, where the second was through: both consumed throughout
+        "until_one_finished": {"events": 8_000, "seconds": 2.0, "events_per_s": 4_000, "events_per_cpu_s": 2_000},
     }
 
 
@@ -57,3 +59,11 @@ def test_it_tells_whether_the_last_to_finish_ran_stage_two() -> None:
         assert busy is not None
         assert busy["one_alone_at_end_s"] == 1.0
         assert busy["last_merged_partials"] is want
+        until = {"events": 1_700, "seconds": 2.0, "events_per_s": 850, "events_per_cpu_s": 850}
+        assert busy["until_one_finished"] == until
+
+
+def test_workers_that_finish_at_the_same_poll_give_no_rate_until_one_finished() -> None:
+    samples = [Sample(0.0, (0.0, 0.0), 0.0), Sample(1.0, (10.0, 10.0), 1.0), Sample(2.0, (10.0, 10.0), 2.0)]
+    busy = _both_busy(samples)
+    assert busy is not None and busy["until_one_finished"] is None
