@@ -134,10 +134,12 @@ def test_acking_a_batch_is_acking_each_record(seed: int) -> None:
     acked_before = rng.sample(range(50), 5)  # by an earlier batch
     ours, faust = FakeConsumer(None, committed, None), FakeConsumer(None, committed, None)
     ours_batch, faust_batch = _messages(random.Random(seed)), _messages(random.Random(seed))  # equal, not the same
-    for batch, consumer in ((ours_batch, ours), (faust_batch, faust)):
+    for consumer in (ours, faust):
         consumer._acked_index[ORDERS].update(acked_before)
-        for message in batch:
-            consumer._unacked_messages.add(message)
+    for message in faust_batch:  # Faust tracks each record; `_fetched` the first for the batch
+        faust._unacked_messages.add(message)
+    if ours_batch:
+        ours._unacked_messages.add(ours_batch[0])
     already = rng.randrange(0, len(ours_batch) + 1)
     for batch in (ours_batch, faust_batch):  # some acked before (a message acks once)
         for message in batch[:already]:
@@ -259,3 +261,42 @@ def test_a_seek_while_the_fetch_is_out_seeks_again() -> None:
     fetches = Fetches([list(range(10, 20)), list(range(6, 25))], seek_at=12, seek_to=5, seek_in_fetch=True)
     assert fetches.run() == list(range(6, 25))
     assert fetches.sought == [5, 5]
+
+
+def _tracking(consumer: Any) -> Any:
+    """What `ack_batch` and `_current` use besides what `Fetches` gives."""
+    consumer._unacked_messages = WeakSet()
+    consumer._acked_index, consumer._acked = defaultdict(set), defaultdict(list)
+    consumer._waiting_for_ack = None
+    return consumer
+
+
+def test_a_batch_stays_unacked_for_wait_empty_until_it_is_acked() -> None:
+    fetches = Fetches([list(range(10, 20))], seek_at=None, seek_to=0)
+    consumer = _tracking(fetches.consumer)
+
+    async def run() -> None:
+        batch = await consumer._fetched(frozenset({PARTIALS.topic}))  # a batch topic here
+        assert [m.offset for m in batch] == list(range(10, 20))
+        assert list(consumer._unacked_messages) == [batch[0]]  # `wait_empty` waits for it
+        consumer.ack_batch(batch)
+        assert not consumer._unacked_messages
+        assert consumer._acked[PARTIALS] == list(range(10, 20))
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("stale_records", [0, 3, 10])
+def test_the_batch_handed_over_after_stale_records_are_dropped_stays_unacked(stale_records: int) -> None:
+    consumer = _tracking(Fetches([], seek_at=None, seek_to=0).consumer)
+    consumer.app.flow_control = SimpleNamespace(is_active=lambda: True)
+    consumer.app.consumer_generation_id = 4
+    consumer.assignment = lambda: set()  # the partition went to another worker: no seek back
+    consumer.log = SimpleNamespace(warning=lambda *args: None)
+    batch = [
+        _message(PARTIALS, _record(PARTIALS, offset, 0), 3 if offset < stale_records else 4) for offset in range(10)
+    ]
+    consumer._unacked_messages.add(batch[0])  # as `_fetched` left it
+    current = asyncio.run(consumer._current(batch))
+    assert [m.offset for m in current] == list(range(stale_records, 10))
+    assert list(consumer._unacked_messages) == current[:1]  # a rebalance still waits for it
