@@ -12,8 +12,8 @@ recovery. The handler must ack the batch (`BatchConsumer.ack_batch`) once its re
 durable; until then the records are unacked, so a rebalance or shutdown waits for them
 (`Consumer.wait_empty`) and a commit never passes them. In Faust's set of unacked messages,
 which `wait_empty` waits on, the batch's first message stands for all of it: a weak
-reference per record cost 2.3% of a worker's time (py-spy, 2026-12-03). The handler runs in its own task,
-shielded: stopping the fetcher (rebalance, shutdown) does not cut a batch in half.
+reference per record cost 2.3% of a worker's time (py-spy, 2026-12-03). The handler runs in
+its own task, shielded: stopping the fetcher (rebalance, shutdown) does not cut a batch in half.
 """
 
 from __future__ import annotations

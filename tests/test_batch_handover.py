@@ -185,6 +185,8 @@ class Fetches:
         consumer._seeks, consumer._sought = 0, {}
         consumer._read_offset, consumer._committed_offset = defaultdict(lambda: None), defaultdict(lambda: None)
         consumer._commit_every, consumer._n_acked = None, 0
+        consumer._unacked_messages, consumer._waiting_for_ack = WeakSet(), None  # what `ack_batch` uses
+        consumer._acked_index, consumer._acked = defaultdict(set), defaultdict(list)
         consumer._buffered_partitions = set()
         consumer._stopped, consumer._crashed = asyncio.Event(), asyncio.Event()  # what `should_stop` reads
         consumer.flow_active, consumer.scheduler = True, SimpleNamespace(iterate=self._iterate)
@@ -263,17 +265,9 @@ def test_a_seek_while_the_fetch_is_out_seeks_again() -> None:
     assert fetches.sought == [5, 5]
 
 
-def _tracking(consumer: Any) -> Any:
-    """What `ack_batch` and `_current` use besides what `Fetches` gives."""
-    consumer._unacked_messages = WeakSet()
-    consumer._acked_index, consumer._acked = defaultdict(set), defaultdict(list)
-    consumer._waiting_for_ack = None
-    return consumer
-
-
 def test_a_batch_stays_unacked_for_wait_empty_until_it_is_acked() -> None:
     fetches = Fetches([list(range(10, 20))], seek_at=None, seek_to=0)
-    consumer = _tracking(fetches.consumer)
+    consumer = fetches.consumer
 
     async def run() -> None:
         batch = await consumer._fetched(frozenset({PARTIALS.topic}))  # a batch topic here
@@ -288,7 +282,7 @@ def test_a_batch_stays_unacked_for_wait_empty_until_it_is_acked() -> None:
 
 @pytest.mark.parametrize("stale_records", [0, 3, 10])
 def test_the_batch_handed_over_after_stale_records_are_dropped_stays_unacked(stale_records: int) -> None:
-    consumer = _tracking(Fetches([], seek_at=None, seek_to=0).consumer)
+    consumer = Fetches([], seek_at=None, seek_to=0).consumer
     consumer.app.flow_control = SimpleNamespace(is_active=lambda: True)
     consumer.app.consumer_generation_id = 4
     consumer.assignment = lambda: set()  # the partition went to another worker: no seek back
