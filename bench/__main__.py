@@ -441,12 +441,12 @@ def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
     last = samples[-1]
     finished = [next(s for s in samples if s.counts[w] == last.counts[w]) for w in range(len(last.counts))]
     first_done = min(finished, key=lambda s: s.at)
-    last_done = max(finished, key=lambda s: s.at)
+    last_worker = max(range(len(finished)), key=lambda w: finished[w].at)
     merged = {w for s in samples for w, waiting in enumerate(s.merging) if waiting}
     return {
         "after_s": round(busy.at - started.at, 2),
-        "one_alone_at_end_s": round(last_done.at - first_done.at, 2),
-        "last_merged_partials": finished.index(last_done) in merged if merged else None,
+        "one_alone_at_end_s": round(finished[last_worker].at - first_done.at, 2),
+        "last_merged_partials": last_worker in merged if merged else None,
         **_span_rate(busy, last),
         "until_one_finished": _span_rate(busy, first_done) if first_done.at > busy.at else None,
     }
