@@ -46,14 +46,14 @@ from streams.config import Settings
 from streams.kafka_security import faust_credentials
 from streams.kept_queue import keep_queued_on_resume
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.kpis.merge import OVERDUE, group_id, parse_key, progress_id, record_key
+from streams.kpis.merge import OVERDUE, encoded_key, group_id, parse_key, progress_id
 from streams.kpis.stage_two import StageTwo
 from streams.membership import GroupMembership, Member
 from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
-from streams.partitioner import partition_of, partition_of_order
+from streams.partitioner import partition_of, partition_of_order, partition_of_shared
 from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import MERGE_STATE, ORDER_STATE, TICKET_STATE, WINDOW_STATE
@@ -464,22 +464,23 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 rewind: dict[Any, int] = {}
                 member = group_member()
                 async with in_transaction(next_offsets(event.message for event in batch)):
-                    outputs: list[tuple[str, str, bytes]] = []
+                    outputs: list[tuple[str, int, bytes, bytes]] = []
                     finals = 0
+                    counts = {t: await outbox.partition_count(t) for t in (KPI_WINDOWS.name, SHIPPING_ALERTS.name)}
                     # the batch's stage throughout: after an await the slot could hold a new one
                     two, arrivals = stage_slot.get()  # built, with its offsets, before the first check
                     for event in batch:
                         msg = event.message
                         arrival = arrivals.arrive(msg.topic, msg.offset, msg.generation_id)
                         if arrival is Arrival.NEXT:
-                            completed, final_windows = merge_one(two, msg.key, orjson.loads(msg.value))
+                            completed, final_windows = merge_one(two, msg.key, orjson.loads(msg.value), counts)
                             outputs += completed
                             finals += final_windows
                         elif arrival is Arrival.AHEAD:
                             rewind[msg.tp] = arrivals.next_offset[msg.topic]
                     await still_member(member)
-                    for topic, key, value in outputs:
-                        await send(topic, key.encode(), value)
+                    for topic, partition, key, value in outputs:  # appended: a batch completes thousands
+                        outbox.append(topic, partition, key, value)
                     if outputs and transactions is None:  # outputs before the state that says they were sent
                         await delivered()
                     write_state((0, MERGE_STATE, key, value) for key, value in two.drain_changes().items())
@@ -494,15 +495,23 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     event.message.incref()  # never acked: the restart reads it again (see apply_batches)
                 raise
 
-    def merge_one(two: StageTwo, key: bytes, body: dict[str, Any]) -> tuple[list[tuple[str, str, bytes]], int]:
-        """One partial, progress mark or overdue count merged; returns the records it completed
-        and how many of them are final windows."""
-        outputs: list[tuple[str, str, bytes]] = []
+    def merge_one(
+        two: StageTwo, key: bytes, body: dict[str, Any], counts: dict[str, int]
+    ) -> tuple[list[tuple[str, int, bytes, bytes]], int]:
+        """One partial, progress mark or overdue count merged; returns the records it completed,
+        each (topic, partition, key, value) by the default partitioner over `counts` (topic ->
+        partitions), and how many of them are final windows."""
+        outputs: list[tuple[str, int, bytes, bytes]] = []
         finals = 0
+
+        def alert(merchant_id: str, record: dict[str, Any]) -> None:
+            merchant = merchant_id.encode()
+            partition = partition_of(merchant, counts[SHIPPING_ALERTS.name])
+            outputs.append((SHIPPING_ALERTS.name, partition, merchant, orjson.dumps(record)))
+
         if key == OVERDUE.encode():
             for backlog_alert in two.on_overdue(body["partition"], body["counts"], body["event_time"]):
-                record = shipping_alert(backlog_alert)
-                outputs.append((SHIPPING_ALERTS.name, backlog_alert.merchant_id, orjson.dumps(record)))
+                alert(backlog_alert.merchant_id, shipping_alert(backlog_alert))
         else:
             size, start, settle, provisional = parse_key(key.decode())
             if start is not None:
@@ -510,14 +519,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             else:
                 through = body["through"]
                 records, burst_alerts = two.on_progress(body["partition"], size, settle, through, provisional)
+                windows = counts[KPI_WINDOWS.name]
                 for record in records:
-                    outputs.append((KPI_WINDOWS.name, record_key(record), orjson.dumps(record)))
+                    window_key, head = encoded_key(record)
+                    partition = partition_of_shared(window_key, windows, head)
+                    outputs.append((KPI_WINDOWS.name, partition, window_key, orjson.dumps(record)))
                     if not provisional:
                         finals += 1
                         m.final_window(record)
-                for alert in burst_alerts:
-                    outputs.append((SHIPPING_ALERTS.name, alert.merchant_id, orjson.dumps(burst_alert(alert))))
-                    if alert.phase == "started":
+                for burst in burst_alerts:
+                    alert(burst.merchant_id, burst_alert(burst))
+                    if burst.phase == "started":
                         m.bursts.inc()
                 m.bursting.set(len(two.bursts.active))
         return outputs, finals

@@ -7,7 +7,7 @@ import random
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from streams.partitioner import murmur2, partition_of, partition_of_order
+from streams.partitioner import murmur2, partition_of, partition_of_order, partition_of_shared
 
 
 def _signed(h: int) -> int:
@@ -28,6 +28,24 @@ def test_matches_kafka_python_on_every_tail_length() -> None:
         for _ in range(20):
             key = rng.randbytes(length)
             assert murmur2(key) == kafka_python_murmur2(key), key
+
+
+def test_a_shared_head_hashes_as_the_whole_key() -> None:
+    """The cached state of a head serves only keys of the same length and head: here one head
+    comes with tails of every length (the seed mixes in the length), and heads of one length
+    differ in a single byte."""
+    rng = random.Random(11)
+    heads = [b"ship_within_48h_ratio|category=fresh|", "渠道=直播|".encode(), b"abc"]
+    heads += [bytearray(heads[0]) for _ in range(3)]
+    for n, head in enumerate(heads[3:]):
+        head[n * 7] ^= 0x20
+    for head in map(bytes, heads):
+        for tail_length in range(0, 31):
+            key = head + rng.randbytes(tail_length)
+            expected = kafka_python_murmur2(key)
+            for shared in range(0, len(head) + 3):
+                assert murmur2(key, shared) == expected, (key, shared)
+            assert partition_of_shared(key, 7, len(head)) == (expected & 0x7FFFFFFF) % 7
 
 
 def test_partition_is_the_positive_hash_modulo_the_count() -> None:

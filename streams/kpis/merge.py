@@ -65,8 +65,15 @@ def window_records(group: GroupKey, merged: dict[str, Vector], final: bool = Tru
 
 
 def record_key(record: dict[str, Any]) -> str:
+    return encoded_key(record)[0].decode()
+
+
+def encoded_key(record: dict[str, Any]) -> tuple[bytes, int]:
+    """A `kpi.windows` record's key, 'kpi|dims|start|end', and the length of its head
+    ('kpi|dims|'), which every window of that KPI and dimension shares (`murmur2`)."""
     dims = ",".join(f"{k}={v}" for k, v in record["dimensions"].items())
-    return f"{record['kpi']}|{dims}|{record['window_start']}|{record['window_end']}"
+    head = f"{record['kpi']}|{dims}|".encode()
+    return head + f"{record['window_start']}|{record['window_end']}".encode(), len(head)
 
 
 def merge_partials(parts: dict[int, dict[str, Vector]]) -> dict[str, Vector]:

@@ -26,7 +26,7 @@ from streams.partitioner import partition_of
 from streams.report import report_rows
 from streams.topic_reader import end_offsets, read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
-from topics.contract import GUARANTEE_STATUS
+from topics.contract import GUARANTEE_STATUS, KPI_WINDOWS
 
 pytestmark = pytest.mark.kafka
 FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)
@@ -100,7 +100,9 @@ def reference() -> LocalPipeline:
 
 
 def test_kpi_windows_equal_the_core(run: dict[str, Any], reference: LocalPipeline) -> None:
-    got = {m.key.decode(): orjson.loads(m.value) for m in _read_topic(run["settings"], "kpi.windows")}
+    records = _read_topic(run["settings"], "kpi.windows")
+    got = {m.key.decode(): orjson.loads(m.value) for m in records}
+    assert all(m.partition == partition_of(m.key, KPI_WINDOWS.partitions) for m in records)  # as a producer's
     want = {record_key(r): r for r in reference.windows}
     # at-least-once: a window may be re-emitted (same key, same value), never lost
     assert len(got) <= _windows_emitted(run["web_port"])
