@@ -309,8 +309,9 @@ _DIMENSION_DOC = "Dimension values, e.g. {'category': 'beauty', 'channel': 'live
 KPI_WINDOWS = Topic(
     name="kpi.windows",
     doc="One record per KPI, dimension set and closed event-time window. Re-emitting a window "
-    "overwrites it (same key), so consumers may treat the topic as a table.",
-    key="kpi|dimensions|window_start",
+    "overwrites it (same key), so consumers may treat the topic as a table. The key lists the "
+    "dimensions in the record's order, e.g. `ship_within_48h_ratio|category=fresh|1793491200000|1793491260000`.",
+    key="<kpi>|<dimension>=<value>,...|<window_start>|<window_end>",
     producers=("cxkpi worker",),
     consumers=("cxkpi report", "dashboards", "downstream analytics"),
     config={"cleanup.policy": "compact", "retention.ms": str(30 * DAY_MS)},
