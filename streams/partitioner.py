@@ -35,7 +35,8 @@ def _mix_words(h: int, data: bytes, offset: int, count: int) -> int:
 
 @functools.lru_cache(maxsize=1 << 12)
 def _state_after(head: bytes, length: int) -> int:
-    """The state after `head` (whole words) in any key of `length` bytes (the seed mixes in the length)."""
+    """The state after `head` (whole words) in any key of `length` bytes (the seed mixes in
+    the length)."""
     return _mix_words(_SEED ^ length, head, 0, len(head) >> 2)
 
 
@@ -43,9 +44,9 @@ def murmur2(data: bytes, shared: int = 0) -> int:
     """32-bit murmur2 with Kafka's seed, unsigned.
 
     `shared`: how many leading bytes the key shares with many other keys of its length. The
-    state after their whole words is cached, so only the rest is hashed: a KPI's `kpi.windows`
-    keys differ only in their window's times (the last 27 of a key's 65 bytes or so), and hashing them whole
-    was 30% of stage two's time in process (2026-12-03)."""
+    state after their whole words is cached, so only the rest is hashed: a KPI's
+    `kpi.windows` keys differ only in their window's times (the last 27 of a key's 65 bytes or
+    so), and hashing them whole was 30% of stage two's time in process (2026-12-03)."""
     length = len(data)
     skip = min(shared, length) & ~3
     h = _state_after(data[:skip], length) if skip else _SEED ^ length
@@ -70,8 +71,8 @@ def partition_of(key: bytes, partitions: int) -> int:
     """The partition a Kafka producer puts `key` in (positive murmur2 modulo the count).
 
     Cached: the worker writes the same keys again and again (an order's guarantee status at
-    each of its events, a KPI's window records every minute)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    each of its events, a merchant's alerts); a window's keys go to `partition_of_shared`."""
+    return partition_of_shared(key, partitions, 0)
 
 
 def partition_of_shared(key: bytes, partitions: int, shared: int) -> int:
