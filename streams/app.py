@@ -23,7 +23,6 @@ input offsets in one Kafka transaction (`streams.transactions`).
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import socket
@@ -51,6 +50,7 @@ from streams.kpis.stage_two import StageTwo
 from streams.membership import GroupMembership, Member
 from streams.offsets import Arrival, Expected
 from streams.outbox import Outbox
+from streams.outputs import dead_letters
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
 from streams.partitioner import partition_of, partition_of_order, partition_of_shared
@@ -66,10 +66,9 @@ from topics.contract import (
     KPI_WINDOWS,
     ORDERS,
     REJECTS,
-    SCHEMA_VERSION,
     SHIPPING_ALERTS,
 )
-from topics.validation import Reject, decode_event
+from topics.validation import Reject, decode_record
 
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.25
@@ -402,24 +401,19 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 continue
             last_seen[(topic, partition)] = time.monotonic()
             touched.add(partition)  # the marker carries the offset, rejects' too
-            decoded = decode_event(msg.value, topic)
+            decoded = decode_record(msg.key, msg.value, topic)
             if isinstance(decoded, Reject):
                 outcomes[(topic, "rejected")] += 1
-                m.rejects.labels(decoded.reason).inc()
-                body = _reject_record(decoded, topic, partition, msg.offset, msg.key, msg.value)
-                await send(REJECTS.name, msg.key, body)
+                await dead_letter(decoded, topic, partition, msg.offset, msg.key, msg.value)
                 continue
             outcome = engine.process(topic, decoded, msg.offset)
             outcomes[(topic, outcome)] += 1
             if outcome == "rejected":
-                m.rejects.labels(engine.last_reject.reason).inc()
-                body = _reject_record(engine.last_reject, topic, partition, msg.offset, msg.key, msg.value)
-                await send(REJECTS.name, msg.key, body)
+                await dead_letter(engine.last_reject, topic, partition, msg.offset, msg.key, msg.value)
             for parked_topic, parked, offset in engine.drain_rejected():
                 late_reject = Reject("implausible_time", "event before its order's payment (was parked)")
-                m.rejects.labels(late_reject.reason).inc()
                 key, value = parked["order_id"].encode(), orjson.dumps(parked)  # the decoded event, re-encoded
-                await send(REJECTS.name, key, _reject_record(late_reject, parked_topic, partition, offset, key, value))
+                await dead_letter(late_reject, parked_topic, partition, offset, key, value)
         await still_member(member)  # before anything of the batch is handed to the producer
         await publish([engines[partition] for partition in sorted(touched)])
         for (topic, outcome), n in outcomes.items():
@@ -428,6 +422,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         now = time.time()
         m.observe_delays(max(now - msg.timestamp, 0.0) for msg in batch if msg.timestamp)
         heap.after_batch()
+
+    async def dead_letter(
+        reject: Reject, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> None:
+        """Counted by reason and sent to `cxkpi.rejects`, bounded whatever the input's size."""
+        m.rejects.labels(reject.reason).inc()
+        await send(REJECTS.name, *dead_letters.dead_letter(reject, topic, partition, offset, key, value))
 
     async def seek_back(rewind: dict[Any, int], arrivals: Callable[[Any], Expected]) -> None:
         """After a batch, seek each topic partition still waiting for its expected record back
@@ -744,20 +745,3 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         return web.json(record)
 
     return app
-
-
-def _reject_record(
-    reject: Reject, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-) -> bytes:
-    return orjson.dumps(
-        {
-            "reason": reject.reason,
-            "detail": reject.detail,
-            "source_topic": topic,
-            "source_partition": partition,
-            "source_offset": offset,
-            "key_b64": base64.b64encode(key).decode() if key is not None else None,
-            "value_b64": base64.b64encode(value).decode() if value is not None else None,
-            "schema_version": SCHEMA_VERSION,
-        }
-    )

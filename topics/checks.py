@@ -122,7 +122,7 @@ def order_paid(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -146,16 +146,16 @@ def order_paid(e: dict[str, Any]) -> bool:
     if type(v) is not str or v not in _VALUES_1:
         return False
     v = e["amount"]
-    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0:
+    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0 or v > 10000000:
         return False
     v = e["presale"]
     if type(v) is not bool:
         return False
     v = e["presale_ship_by"]
-    if v is not None and (type(v) is not int or v < 0):
+    if v is not None and (type(v) is not int or v < 0 or v > 4102444800000):
         return False
     v = e["promised_ship_by"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["express_refund_eligible"]
     if type(v) is not bool:
@@ -177,7 +177,7 @@ def order_cancelled(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -196,7 +196,7 @@ def shipment_shipped(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -211,7 +211,7 @@ def shipment_shipped(e: dict[str, Any]) -> bool:
     if type(v) is not str or v not in _VALUES_4:
         return False
     v = e["promised_eta"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     return True
 
@@ -221,7 +221,7 @@ def shipment_eta_updated(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -236,10 +236,10 @@ def shipment_eta_updated(e: dict[str, Any]) -> bool:
     if type(v) is not str or v not in _VALUES_4:
         return False
     v = e["previous_eta"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["new_eta"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     return True
 
@@ -249,7 +249,7 @@ def shipment_exception(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -274,7 +274,7 @@ def shipment_buyer_notified(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -299,7 +299,7 @@ def shipment_delivered(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -321,7 +321,7 @@ def refund_requested(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -342,7 +342,7 @@ def refund_requested(e: dict[str, Any]) -> bool:
     if v is not None and (type(v) is not str or v not in _VALUES_2):
         return False
     v = e["amount"]
-    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0:
+    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0 or v > 10000000:
         return False
     return True
 
@@ -352,7 +352,7 @@ def refund_approved(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -371,7 +371,7 @@ def refund_completed(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -383,7 +383,7 @@ def refund_completed(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["amount"]
-    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0:
+    if (type(v) is not int and type(v) is not float) or not isfinite(v) or v < 0 or v > 10000000:
         return False
     return True
 
@@ -393,7 +393,7 @@ def refund_rejected(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -415,7 +415,7 @@ def ticket_opened(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -446,7 +446,7 @@ def ticket_first_response(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -468,7 +468,7 @@ def ticket_resolved(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:
@@ -490,7 +490,7 @@ def feedback_negative(e: dict[str, Any]) -> bool:
     if type(v) is not str or len(v) > 128:
         return False
     v = e["event_time"]
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > 4102444800000:
         return False
     v = e["schema_version"]
     if type(v) is not int or v > SCHEMA_VERSION or v < 1:

@@ -20,6 +20,12 @@ INPUT_PARTITIONS = 4
 
 DAY_MS = 24 * 3600 * 1000
 
+MAX_TIMESTAMP_MS = 4_102_444_800_000
+"""2100-01-01T00:00Z: a later timestamp is a broken producer, not an event (out_of_range)."""
+MAX_AMOUNT_CNY = 10_000_000
+"""Upper bound of any amount: a larger one (1e40, 1e308) is a broken producer, and summed into a
+window it would swamp every real order (out_of_range)."""
+
 
 class Kind(Enum):
     """Wire type of a field. Timestamps are UTC epoch milliseconds (integers)."""
@@ -103,13 +109,13 @@ def _envelope(event_type: str) -> tuple[Field, ...]:
     return (
         Field("event_id", Kind.STRING, "Unique id of this event; redeliveries repeat it (dedup key).", max_length=128),
         Field("event_type", Kind.ENUM, "What happened.", values=(event_type,)),
-        Field("event_time", Kind.TIMESTAMP, "When it happened (UTC epoch ms); defines windows."),
+        _ts("event_time", "When it happened (UTC epoch ms); defines windows."),
         Field("schema_version", Kind.INT, "Record schema version.", minimum=1),
     )
 
 
 def _ts(name: str, doc: str, nullable: bool = False) -> Field:
-    return Field(name, Kind.TIMESTAMP, doc, nullable=nullable)
+    return Field(name, Kind.TIMESTAMP, doc, nullable=nullable, maximum=MAX_TIMESTAMP_MS)
 
 
 def _id(name: str, doc: str, nullable: bool = False, personal: bool = False) -> Field:
@@ -152,7 +158,7 @@ ORDERS = Topic(
             Field("channel", Kind.ENUM, "Sales channel.", values=CHANNELS),
             _id("livestream_id", "Livestream the order came from; null outside livestreams.", nullable=True),
             Field("category", Kind.ENUM, "Product category.", values=CATEGORIES),
-            Field("amount", Kind.NUMBER, "Amount paid (CNY).", minimum=0),
+            Field("amount", Kind.NUMBER, "Amount paid (CNY).", minimum=0, maximum=MAX_AMOUNT_CNY),
             Field("presale", Kind.BOOL, "Pre-sale order: ships by presale_ship_by instead of from stock."),
             _ts("presale_ship_by", "Pre-sale ship-by date; null for in-stock orders.", nullable=True),
             _ts("promised_ship_by", "Ship-by time promised to the buyer."),
@@ -237,7 +243,7 @@ REFUNDS = Topic(
                 nullable=True,
                 values=GUARANTEES,
             ),
-            Field("amount", Kind.NUMBER, "Amount asked (CNY).", minimum=0),
+            Field("amount", Kind.NUMBER, "Amount asked (CNY).", minimum=0, maximum=MAX_AMOUNT_CNY),
         ),
         _event("refund.approved", "The refund was approved.", ORDER_ID, REFUND_ID),
         _event(
@@ -245,7 +251,7 @@ REFUNDS = Topic(
             "The money reached the buyer.",
             ORDER_ID,
             REFUND_ID,
-            Field("amount", Kind.NUMBER, "Amount refunded (CNY).", minimum=0),
+            Field("amount", Kind.NUMBER, "Amount refunded (CNY).", minimum=0, maximum=MAX_AMOUNT_CNY),
         ),
         _event(
             "refund.rejected",
@@ -425,8 +431,8 @@ GUARANTEE_STATUS = Topic(
 REJECTS = Topic(
     name="cxkpi.rejects",
     doc="Dead letters: every input record cxkpi could not process, with the original key and "
-    "bytes (base64), where it came from and why.",
-    key="(original key)",
+    "bytes (base64, cut to a bounded prefix with the original size and hash), where it came from and why.",
+    key="(original key, at most its first 1 KiB)",
     producers=("cxkpi worker",),
     consumers=("operators", "replay tooling"),
     partitions=1,
@@ -442,8 +448,24 @@ REJECTS = Topic(
                 Field("source_topic", Kind.STRING, "Topic it was read from."),
                 Field("source_partition", Kind.INT, "Partition it was read from.", minimum=0),
                 Field("source_offset", Kind.INT, "Offset it was read from.", minimum=0),
-                Field("key_b64", Kind.STRING, "Original key bytes, base64.", nullable=True),
-                Field("value_b64", Kind.STRING, "Original value bytes, base64.", nullable=True),
+                Field("key_b64", Kind.STRING, "Original key bytes, base64: at most the first 1 KiB.", nullable=True),
+                Field(
+                    "value_b64",
+                    Kind.STRING,
+                    "Original value bytes, base64: at most the first 64 KiB (see truncated).",
+                    nullable=True,
+                ),
+                Field("key_bytes", Kind.INT, "Size of the original key; null without one.", nullable=True, minimum=0),
+                Field(
+                    "value_bytes", Kind.INT, "Size of the original value; null: a tombstone.", nullable=True, minimum=0
+                ),
+                Field(
+                    "value_sha256",
+                    Kind.STRING,
+                    "SHA-256 of the whole original value (hex), to match a prefix to its record.",
+                    nullable=True,
+                ),
+                Field("truncated", Kind.BOOL, "The key or value was cut to its prefix (a bounded dead letter)."),
                 Field("schema_version", Kind.INT, "Record schema version.", minimum=1),
             ),
         ),

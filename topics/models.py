@@ -256,4 +256,8 @@ class CxkpiReject(TypedDict):
     source_offset: int
     key_b64: str | None
     value_b64: str | None
+    key_bytes: int | None
+    value_bytes: int | None
+    value_sha256: str | None
+    truncated: bool
     schema_version: int

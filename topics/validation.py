@@ -34,6 +34,7 @@ REJECT_REASONS = (
     "wrong_type",
     "unknown_enum_value",
     "out_of_range",
+    "missing_key",
     "key_mismatch",
     "implausible_time",
     "duplicate_field_values",
@@ -206,6 +207,24 @@ def decode_event(value: bytes | None, topic: str) -> dict[str, Any] | Reject:
     if problem is not None:
         return problem
     return event  # type: ignore[no-any-return]
+
+
+def decode_record(key: bytes | None, value: bytes | None, topic: str) -> dict[str, Any] | Reject:
+    """`decode_event`, and the record's Kafka key checked against the contract's: an input
+    record keyed otherwise (or not at all) lands on another partition than its order's other
+    events, where its order never completes (a keyless payment showed up as an overdue order).
+    Never raises."""
+    event = decode_event(value, topic)
+    if isinstance(event, Reject):
+        return event
+    if key is None:
+        return Reject("missing_key", f"{event['event_type']}: no key (the contract keys {topic} by {_KEYS[topic]})")
+    if key != record_key(event).encode():
+        return Reject("key_mismatch", f"{event['event_type']}: the key is not its {_KEYS[topic]}")
+    return event
+
+
+_KEYS = {topic.name: topic.key for topic in INPUT_TOPICS}
 
 
 def record_key(event: Mapping[str, Any]) -> str:

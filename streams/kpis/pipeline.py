@@ -16,7 +16,7 @@ from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.stage_two import StageTwo
 from streams.partitioner import partition_of
-from topics.validation import Reject, decode_event
+from topics.validation import Reject, decode_record
 
 
 @dataclass
@@ -40,7 +40,7 @@ class LocalPipeline:
     def feed(self, records: Iterable[tuple[str, bytes, bytes | None]], close_every: int = 500) -> None:
         for n, (topic, key, value) in enumerate(records, 1):
             p = partition_of(key, self.partitions)
-            event = decode_event(value, topic)
+            event = decode_record(key, value, topic)
             outcome = "rejected" if isinstance(event, Reject) else self.engines[p].process(topic, event, n)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.rejected_later += len(self.engines[p].drain_rejected())

@@ -5,6 +5,7 @@ and the accounting holds (consumed = applied + late + parked + duplicates + reje
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.localworker import start_worker, stop_worker
+from streams.outputs.dead_letters import MAX_DEAD_LETTER_BYTES, PAYLOAD_PREFIX_BYTES
 from streams.topic_reader import read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, wait_for_count
 from topics.contract import SCHEMA_VERSION
@@ -66,8 +68,17 @@ def _without(event: dict[str, Any], field: str) -> bytes:
     return orjson.dumps({k: v for k, v in event.items() if k != field})
 
 
+def _padded(size: int) -> bytes:
+    """A JSON object of exactly `size` bytes that would be a valid payment but for its padding."""
+    head = orjson.dumps(PAID | {"order_id": "bad-o-6", "event_id": f"pad-{size}", "pad": ""})
+    return head[:-2] + b"x" * (size - len(head)) + b'"}'
+
+
+BROKER_RECORD_LIMIT = 1_048_576
+"""The broker's `message.max.bytes` (a batch of one record adds about 70 bytes)."""
+
 # (topic, key, value, the reason it must be rejected for)
-BAD: list[tuple[str, bytes, bytes, str]] = [
+BAD: list[tuple[str, bytes | None, bytes, str]] = [
     ("orders", b"bad-o-2", b'{"event_id": "x", ', "invalid_json"),
     ("orders", b"bad-o-2", b'{"event_id": "\xff\xfe"}', "invalid_utf8"),
     ("orders", b"bad-o-2", b"[1, 2, 3]", "not_an_object"),
@@ -89,7 +100,18 @@ BAD: list[tuple[str, bytes, bytes, str]] = [
     ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e7", pad="x" * MAX_RECORD_BYTES), "oversized"),
     ("shipments", b"bad-o-1", _with(SHIPPED, event_id="e8", event_time=T0 - 60_000), "implausible_time"),
     ("shipments", b"bad-o-1", _with(SHIPPED, event_id="e9", event_time=T0 + 30 * DAY_MS), "implausible_time"),
+    ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e11", amount=1e308), "out_of_range"),
+    ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e12", amount=1e40), "out_of_range"),
+    ("orders", None, _with(PAID, order_id="bad-o-4", event_id="e13"), "missing_key"),
+    ("orders", b"bad-o-1", _with(PAID, order_id="bad-o-5", event_id="e14"), "key_mismatch"),
+    *[
+        (topic, key, _padded(size), "oversized")
+        for topic in ("orders", "shipments", "refunds", "support-tickets")
+        for size in (MAX_RECORD_BYTES + 1, 700_000, 900_000, BROKER_RECORD_LIMIT - 512)
+        for key in (b"bad-o-6", None)
+    ],
 ]
+"""Every input topic takes records up to the broker's limit; the dead letter of one stays small."""
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +153,12 @@ def test_each_bad_record_is_dead_lettered_with_its_bytes_origin_and_reason(fed: 
     for (topic, key, value, reason), meta in zip(BAD, fed["sent"][1 : 1 + len(BAD)], strict=True):
         record = got[(topic, meta.partition, meta.offset)]
         assert record["reason"] == reason, (reason, record["detail"])
-        assert base64.b64decode(record["value_b64"]) == value
-        assert base64.b64decode(record["key_b64"]) == key
+        assert base64.b64decode(record["value_b64"]) == value[:PAYLOAD_PREFIX_BYTES]
+        assert record["value_bytes"] == len(value) and record["truncated"] == (len(value) > PAYLOAD_PREFIX_BYTES)
+        assert record["value_sha256"] == hashlib.sha256(value).hexdigest()
+        assert (None if record["key_b64"] is None else base64.b64decode(record["key_b64"])) == key
     assert len(rejects) == len(BAD)
+    assert max(len(message.value) for message in rejects) <= MAX_DEAD_LETTER_BYTES
     for reason in {r for *_, r in BAD}:
         want = sum(1 for *_, r in BAD if r == reason)
         assert metric_sum(settings.web_port, "cxkpi_rejects", reason=reason) == want, reason

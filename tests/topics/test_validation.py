@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from topics.contract import EVENT_TOPIC, INPUT_TOPICS, SCHEMA_VERSION
-from topics.validation import MAX_RECORD_BYTES, REJECT_REASONS, Reject, decode_event, record_key
+from topics.contract import EVENT_TOPIC, INPUT_TOPICS, MAX_AMOUNT_CNY, MAX_TIMESTAMP_MS, SCHEMA_VERSION
+from topics.validation import MAX_RECORD_BYTES, REJECT_REASONS, Reject, decode_event, decode_record, record_key
 
 PAID: dict[str, Any] = {
     "event_id": "o-1-00-00",
@@ -58,6 +58,11 @@ def test_valid_event_decodes_to_dict() -> None:
         (lambda e: e.update(event_type="order.teleported"), "unknown_event_type"),
         (lambda e: e.update(schema_version=SCHEMA_VERSION + 1), "schema_too_new"),
         (lambda e: e.update(order_id="x" * 500), "out_of_range"),
+        (lambda e: e.update(amount=1e308), "out_of_range"),
+        (lambda e: e.update(amount=1e40), "out_of_range"),
+        (lambda e: e.update(amount=MAX_AMOUNT_CNY + 0.01), "out_of_range"),
+        (lambda e: e.update(promised_ship_by=MAX_TIMESTAMP_MS + 1), "out_of_range"),
+        (lambda e: e.update(event_time=MAX_TIMESTAMP_MS + 1), "out_of_range"),
     ],
 )
 def test_each_defect_has_its_reason(mutation: Any, reason: str) -> None:
@@ -96,6 +101,39 @@ def test_reasons_are_declared() -> None:
 
 def test_every_event_type_has_a_topic() -> None:
     assert set(EVENT_TOPIC.values()) == {t.name for t in INPUT_TOPICS}
+
+
+def test_the_largest_plausible_values_are_valid() -> None:
+    edge = PAID | {"amount": MAX_AMOUNT_CNY, "promised_ship_by": MAX_TIMESTAMP_MS, "event_time": MAX_TIMESTAMP_MS}
+    assert _decode(edge) == edge
+
+
+def test_a_record_is_keyed_as_the_contract_says() -> None:
+    value = orjson.dumps(PAID)
+    assert decode_record(b"o-1", value, "orders") == PAID
+    assert isinstance(r := decode_record(None, value, "orders"), Reject) and r.reason == "missing_key"
+    assert isinstance(r := decode_record(b"o-2", value, "orders"), Reject) and r.reason == "key_mismatch"
+    assert isinstance(r := decode_record(b"", value, "orders"), Reject) and r.reason == "key_mismatch"
+    assert "o-1" not in r.detail  # details never carry field values
+    ticket = {
+        "event_id": "t-1-open",
+        "event_type": "ticket.opened",
+        "event_time": 1_793_491_200_000,
+        "schema_version": 1,
+        "ticket_id": "t-1",
+        "order_id": None,
+        "reason": "other",
+        "handled_by": "platform",
+        "complaint": False,
+        "buyer_id": "buyer-1",
+    }
+    assert decode_record(b"t-1", orjson.dumps(ticket), "support-tickets") == ticket  # no order: the ticket's id
+    about_order = ticket | {"order_id": "o-1"}
+    assert decode_record(b"o-1", orjson.dumps(about_order), "support-tickets") == about_order
+    assert isinstance(r := decode_record(b"t-1", orjson.dumps(about_order), "support-tickets"), Reject)
+    assert r.reason == "key_mismatch"  # about an order: keyed by it, with the order's other events
+    bad_json = decode_record(None, b"{", "orders")
+    assert isinstance(bad_json, Reject) and bad_json.reason == "invalid_json"  # the value's problem first
 
 
 def test_record_key_prefers_order() -> None:
