@@ -49,7 +49,7 @@ from streams.kpis.merge import OVERDUE, encoded_key, group_id, parse_key, progre
 from streams.kpis.stage_two import StageTwo
 from streams.membership import GroupMembership, Member
 from streams.offsets import Arrival, Expected
-from streams.outbox import Outbox
+from streams.outbox import Delivery, Outbox
 from streams.outputs import dead_letters
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
 from streams.outputs.metrics import Metrics
@@ -194,7 +194,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
         return coordinator.generation, coordinator.member_id
 
-    in_flight: list[Any] = []  # delivery futures since the last `delivered()`
+    in_flight: list[Delivery] = []  # batches handed to the producer since the last `delivered()`
+    dead_letter_origins: list[tuple[str, int, int]] = []  # (topic, partition, offset) since then
     # asked through the producer the outbox uses (the transactional one under exactly_once)
     membership = GroupMembership(lambda: producer().client, settings.app_id)
     transactions: Transactions | None = None
@@ -253,14 +254,36 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         code != 0) and its restart replays from the last commit."""
         await submit()
         await (transactions.producer if transactions else app.producer).flush()
-        futures = in_flight[:]
+        deliveries, origins = in_flight[:], dead_letter_origins[:]
         in_flight.clear()
-        for fut in futures:
-            error = fut.exception() if fut.done() else None
-            if error is not None:
-                app.log.error("a record could not be delivered (%r): stopping, the restart replays", error)
-                await app.crash(error)
-                raise error
+        dead_letter_origins.clear()
+        for delivery in deliveries:
+            error = delivery.future.exception() if delivery.future.done() else None
+            if error is None:
+                continue
+            if delivery.topic == REJECTS.name and transactions is None:
+                drop_dead_letters(delivery, error, origins)
+                continue
+            app.log.error("a record could not be delivered (%r): stopping, the restart replays", error)
+            await app.crash(error)
+            raise error
+
+    def drop_dead_letters(delivery: Delivery, error: BaseException, origins: list[tuple[str, int, int]]) -> None:
+        """At least once, a batch of dead letters the broker refused is dropped, not retried:
+        stopping would replay the same input records into the same refusal at every restart
+        (a poison pill), while the KPIs lose nothing (the records were rejected either way).
+        Their input offsets are logged, so the records can be found and replayed by hand.
+        Exactly-once cannot drop one: the batch's transaction aborts and the worker stops."""
+        m.dead_letters_dropped.inc(delivery.records)
+        shown = ", ".join(f"{topic}-{partition}@{offset}" for topic, partition, offset in origins[:20])
+        more = f" and {len(origins) - 20} more" if len(origins) > 20 else ""
+        app.log.error(
+            "%d dead letters refused by the broker (%r), dropped; their input records: %s%s",
+            delivery.records,
+            error,
+            shown,
+            more,
+        )
 
     changelogs = {  # table name -> its changelog topic
         table.name: str(table.changelog_topic.get_topic_name())
@@ -428,6 +451,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     ) -> None:
         """Counted by reason and sent to `cxkpi.rejects`, bounded whatever the input's size."""
         m.rejects.labels(reject.reason).inc()
+        dead_letter_origins.append((topic, partition, offset))
         await send(REJECTS.name, *dead_letters.dead_letter(reject, topic, partition, offset, key, value))
 
     async def seek_back(rewind: dict[Any, int], arrivals: Callable[[Any], Expected]) -> None:

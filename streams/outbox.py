@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from streams.partitioner import partition_of
@@ -21,6 +22,16 @@ MAX_RECORD_BYTES = 1_048_576
 """Kafka's default for a record batch (`max.message.bytes`) and the producer's request
 (`max_request_size`): a batch builder takes a first record of any size, so the size is
 checked here, where the error can name the topic, not by the broker after the fact."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One batch handed to the producer: where it goes, how many records, and its future."""
+
+    topic: str
+    partition: int
+    records: int
+    future: asyncio.Future[Any]
 
 
 class Outbox:
@@ -60,12 +71,14 @@ class Outbox:
         builder.append(timestamp=None, key=key, value=value)  # an empty batch takes any record
         builders.append(builder)
 
-    async def submit(self) -> list[asyncio.Future[Any]]:
-        """Hand every queued batch to the producer; one delivery future per batch."""
+    async def submit(self) -> list[Delivery]:
+        """Hand every queued batch to the producer; one delivery per batch."""
         pending, self._pending = self._pending, {}
         producer = self._producer()
-        futures = []
+        deliveries = []
         for (topic, partition), builders in pending.items():
             for builder in builders:
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
-        return futures
+                records = builder.record_count()
+                future = await producer.send_batch(builder, topic, partition=partition)
+                deliveries.append(Delivery(topic, partition, records, future))
+        return deliveries

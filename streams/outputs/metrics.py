@@ -35,6 +35,7 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_first_response_seconds": ("handled_by",),
     "cxkpi_events_consumed": ("topic", "outcome"),
     "cxkpi_rejects": ("reason",),
+    "cxkpi_dead_letters_dropped": (),
     "cxkpi_last_event_timestamp_seconds": ("topic",),
     "cxkpi_watermark_timestamp_seconds": ("partition",),
     "cxkpi_windows_emitted": (),
@@ -123,6 +124,12 @@ class Metrics:
         )
         self.rejects = Counter(
             f"{NS}_rejects_total", "Records sent to cxkpi.rejects, by reason.", ["reason"], registry=r
+        )
+        self.dead_letters_dropped = Counter(
+            f"{NS}_dead_letters_dropped_total",
+            "Dead letters the broker refused; at least once they are dropped (logged with their input "
+            "offsets) and processing goes on.",
+            registry=r,
         )
         self.last_event = Gauge(
             f"{NS}_last_event_timestamp_seconds", "Newest event time seen, by topic.", ["topic"], registry=r

@@ -47,12 +47,12 @@ async def _send(bootstrap: str, topic: str) -> tuple[int, str]:
             for u in range(UNKEYED // PER_KEY + 1):
                 await outbox.add(topic, None, f"unkeyed-{seq}-{u}".encode())
         await outbox.add(topic, b"pinned", b"to partition 3", partition=3)
-        futures = await outbox.submit()
-        await asyncio.gather(*futures)
+        deliveries = await outbox.submit()
+        await asyncio.gather(*(delivery.future for delivery in deliveries))
         with pytest.raises(ValueError, match=topic) as oversized:
             await outbox.add(topic, b"big", b"x" * outbox.max_record_bytes)
         assert await outbox.submit() == []  # nothing half-added stays queued
-        return len(futures), str(oversized.value)
+        return len(deliveries), str(oversized.value)
     finally:
         await producer.stop()
 
