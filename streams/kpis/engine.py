@@ -37,9 +37,10 @@ class EngineConfig:
     """Window sizes broken down by dimensions; the others carry totals only (bounded output)."""
     max_ahead_ms: int = 7 * 24 * 3_600_000
     """An event this far ahead of the newest one its partition has seen (on any topic) is
-    rejected as `implausible_time`: one skewed producer clock must not push the watermark
-    past every open window. Measured against all topics, so consumer skew between topics
-    in a backlog is no jump; a partition quiet for longer than this would need it raised."""
+    rejected as `implausible_time`, unless its order (or ticket) is known here: one skewed
+    producer clock must not push the watermark past every open window by starting orders
+    in the future, while an order's own later events count however late they come. A
+    partition quiet for longer than this would need it raised."""
     kpis: tuple[str, ...] | None = None
     """The windowed KPIs to compute (catalog names); None computes all. Order and ticket state,
     bursts, backlog alerts and the guarantee view do not depend on it."""
@@ -96,10 +97,10 @@ class PartitionEngine:
         "rejected": the reason is in `last_reject` (the shell dead-letters the record)."""
         t = event["event_time"]
         newest = self.windows.newest
-        if newest is not None and t > newest + self.config.max_ahead_ms:
+        kind = event["event_type"]
+        if newest is not None and t > newest + self.config.max_ahead_ms and not self._known(kind, event):
             self.last_reject = Reject("implausible_time", "event time days ahead of everything else read here")
             return "rejected"
-        kind = event["event_type"]
         if kind.startswith("ticket."):
             late = self.windows.observe(topic, t)
             outcome = self._ticket(event)
@@ -111,6 +112,20 @@ class PartitionEngine:
         if outcome == "applied" and late:
             return "late"
         return outcome
+
+    def _known(self, kind: str, event: Event) -> bool:
+        """The event belongs to an order (or ticket) this partition holds: its own later event,
+        plausible however far ahead, within its state's life (a shipment 55 days after its
+        payment, a refund read while the partition's other topics lag days behind). Only what
+        would start an order or ticket is held to `max_ahead_ms`. Asked only of events that
+        far ahead: rare, so the extra look-ups cost nothing per event."""
+        order_id = event.get("order_id")
+        if kind.startswith("ticket.") and self.current(self.tickets, event["ticket_id"]) is not None:
+            return True
+        if order_id is None:
+            return False
+        order = self.current(self.orders, order_id)
+        return order is not None and "paid" in order
 
     def drain_rejected(self) -> list[tuple[str, Event, int]]:
         """Parked events found implausible when their payment came: (topic, event, offset)."""

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 
 from streams.localworker import start_worker, stop_worker
 from streams.outputs.dead_letters import MAX_DEAD_LETTER_BYTES, PAYLOAD_PREFIX_BYTES
+from streams.partitioner import partition_of
 from streams.topic_reader import read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, wait_for_count
 from topics.contract import SCHEMA_VERSION
@@ -74,6 +75,11 @@ def _padded(size: int) -> bytes:
     return head[:-2] + b"x" * (size - len(head)) + b'"}'
 
 
+STRANGER = next(
+    f"bad-o-{n}" for n in range(9, 999) if partition_of(f"bad-o-{n}".encode(), 4) == partition_of(b"bad-o-1", 4)
+)
+"""An order never paid, on bad-o-1's partition (whose newest event time is known)."""
+
 BROKER_RECORD_LIMIT = 1_048_576
 """The broker's `message.max.bytes` (a batch of one record adds about 70 bytes)."""
 
@@ -99,7 +105,12 @@ BAD: list[tuple[str, bytes | None, bytes, str]] = [
     ),
     ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e7", pad="x" * MAX_RECORD_BYTES), "oversized"),
     ("shipments", b"bad-o-1", _with(SHIPPED, event_id="e8", event_time=T0 - 60_000), "implausible_time"),
-    ("shipments", b"bad-o-1", _with(SHIPPED, event_id="e9", event_time=T0 + 30 * DAY_MS), "implausible_time"),
+    (  # an order its partition does not hold, 30 days ahead of everything there
+        "shipments",
+        STRANGER.encode(),
+        _with(SHIPPED, order_id=STRANGER, event_id="e9", event_time=T0 + 30 * DAY_MS),
+        "implausible_time",
+    ),
     ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e11", amount=1e308), "out_of_range"),
     ("orders", b"bad-o-2", _with(PAID, order_id="bad-o-2", event_id="e12", amount=1e40), "out_of_range"),
     ("orders", None, _with(PAID, order_id="bad-o-4", event_id="e13"), "missing_key"),

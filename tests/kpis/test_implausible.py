@@ -54,8 +54,24 @@ def test_an_event_days_ahead_of_the_partition_is_rejected() -> None:
     paid, shipped = _paid_and_shipped()
     engine = PartitionEngine(0, {}, {})
     assert engine.process("orders", paid, 1) == "applied"
-    shipped["event_time"] = paid["event_time"] + 8 * DAY_MS  # a producer with a skewed clock
-    assert engine.process("shipments", shipped, 2) == "rejected"
+    stranger = dict(shipped, order_id="o-unknown", event_id="o-unknown-shipped")
+    stranger["event_time"] = paid["event_time"] + 8 * DAY_MS  # a producer with a skewed clock
+    assert engine.process("shipments", stranger, 2) == "rejected"
     assert engine.windows.topic_max == {"orders": paid["event_time"]}  # the watermark did not move
-    shipped["event_time"] = paid["event_time"] + 6 * DAY_MS  # late, but possible
-    assert engine.process("shipments", shipped, 3) == "applied"
+    stranger["event_time"] = paid["event_time"] + 6 * DAY_MS  # possible: parked until its payment comes
+    assert engine.process("shipments", stranger, 3) == "parked"
+
+
+def test_an_order_s_own_event_days_ahead_counts_and_a_new_order_does_not() -> None:
+    """An order's own later event is applied however far ahead of the partition it is (until
+    2026-12-06 it was rejected: a shipment 55 days after payment, refunds read while the
+    partition's other topics lagged). The guard stays for what starts an order or ticket:
+    one skewed producer clock must not push the watermark past every open window."""
+    paid, shipped = _paid_and_shipped()
+    engine = PartitionEngine(0, {}, {})
+    assert engine.process("orders", paid, 1) == "applied"
+    later = dict(shipped, event_time=paid["event_time"] + 8 * DAY_MS)
+    assert engine.process("shipments", later, 2) == "applied"  # its own order's later event
+    stranger = dict(paid, order_id="o-new", event_id="o-new-paid", event_time=paid["event_time"] + 16 * DAY_MS)
+    assert engine.process("orders", stranger, 3) == "rejected"
+    assert engine.last_reject.reason == "implausible_time"
