@@ -41,21 +41,50 @@ HEADLINES = (
 )
 
 
+@dataclass(frozen=True)
+class Period:
+    """A headline's value over one period, and how far it can be trusted."""
+
+    value: float | None
+    windows: int
+    """Hourly windows with data in the period."""
+    provisional: int
+    """Of those, windows whose payment cohorts have not settled (`final: false`): they can still change."""
+    closed_through: int | None
+    """End of the KPI's newest hourly window anywhere (any dimensions): the period is open
+    until it reaches the period's end."""
+
+    def status(self, end: int) -> str:
+        if not self.windows:
+            return "no data"
+        if self.provisional:
+            return "provisional"
+        if self.closed_through is None or self.closed_through < end:
+            return "open"
+        return "final"
+
+
+def period(windows: Iterable[dict[str, Any]], kpi: str, dims: dict[str, str], start: int, end: int) -> Period:
+    weight = total = 0.0
+    count = provisional = 0
+    closed_through: int | None = None
+    for w in windows:
+        if w["kpi"] != kpi or w["window_end"] - w["window_start"] != HOUR_MS:
+            continue
+        if closed_through is None or w["window_end"] > closed_through:
+            closed_through = w["window_end"]
+        if w["dimensions"] == dims and start <= w["window_start"] < end and w["value"] is not None:
+            weight += w["count"]
+            total += w["value"] * w["count"]
+            count += 1
+            provisional += not w["final"]
+    return Period(total / weight if weight else None, count, provisional, closed_through)
+
+
 def period_value(
     windows: Iterable[dict[str, Any]], kpi: str, dims: dict[str, str], start: int, end: int
 ) -> float | None:
-    weight = total = 0.0
-    for w in windows:
-        if (
-            w["kpi"] == kpi
-            and w["dimensions"] == dims
-            and w["window_end"] - w["window_start"] == HOUR_MS
-            and start <= w["window_start"] < end
-            and w["value"] is not None
-        ):
-            weight += w["count"]
-            total += w["value"] * w["count"]
-    return total / weight if weight else None
+    return period(windows, kpi, dims, start, end).value
 
 
 def report_rows(
@@ -63,8 +92,9 @@ def report_rows(
 ) -> list[dict[str, Any]]:
     rows = []
     for h in HEADLINES:
-        base = period_value(windows, h.kpi, h.dims, *baseline)
-        cur = period_value(windows, h.kpi, h.dims, *current)
+        base_period = period(windows, h.kpi, h.dims, *baseline)
+        cur_period = period(windows, h.kpi, h.dims, *current)
+        base, cur = base_period.value, cur_period.value
         rows.append(
             {
                 "metric": h.label,
@@ -75,22 +105,45 @@ def report_rows(
                 "current": None if cur is None else cur * h.scale,
                 "change": None if base is None or cur is None else (cur - base) * h.scale,
                 "relative_change": None if not base or cur is None else (cur - base) / base,
+                "baseline_status": base_period.status(baseline[1]),
+                "current_status": cur_period.status(current[1]),
             }
         )
     return rows
 
 
-def render(rows: list[dict[str, Any]]) -> str:
+STATUS_LEGEND = (
+    "provisional: payment cohorts not settled yet (48 h or 7 days after their hour): the value can still change",
+    "open: the KPI's windows are closed only up to before the period's end (the watermark has not passed it)",
+)
+
+
+def render(rows: list[dict[str, Any]], late_updates: str | None = None) -> str:
+    """The table; a status column names every value that is not final, with a legend below."""
+
     def fmt(x: float | None, signed: bool = False) -> str:
         if x is None:
             return "n/a"
         return f"{x:+.2f}" if signed else f"{x:.2f}"
 
-    lines = [f"{'metric':38} {'unit':>4} {'baseline':>10} {'current':>10} {'change':>10} {'relative':>9}"]
+    lines = [f"{'metric':38} {'unit':>4} {'baseline':>10} {'current':>10} {'change':>10} {'relative':>9}  status"]
+    shown: set[str] = set()
     for r in rows:
         rel = "n/a" if r["relative_change"] is None else f"{r['relative_change'] * 100:+.1f}%"
         lines.append(
             f"{r['metric']:38} {r['unit']:>4} {fmt(r['baseline']):>10} {fmt(r['current']):>10} "
-            f"{fmt(r['change'], signed=True):>10} {rel:>9}"
+            f"{fmt(r['change'], signed=True):>10} {rel:>9}  {_status(r, shown)}"
         )
+    lines += [f"  {legend}" for legend in STATUS_LEGEND if legend.split(":")[0] in shown]
+    if late_updates is not None:
+        lines.append(late_updates)
     return "\n".join(lines)
+
+
+def _status(row: dict[str, Any], shown: set[str]) -> str:
+    base, cur = str(row["baseline_status"]), str(row["current_status"])
+    if base == cur:
+        shown.add(base)
+        return base
+    shown.update((base, cur))
+    return f"baseline {base}, current {cur}"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import urllib.request
 from typing import Any
 
 import orjson
 from kafka.errors import KafkaError
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.cli.generate_cmd import parse_start_ms
 from streams.config import Settings
@@ -15,6 +17,8 @@ from streams.kafka_security import kafka_python_config
 from streams.report import render, report_rows
 from streams.topic_reader import read_to_end
 from topics.contract import KPI_WINDOWS
+
+LATE_UPDATES = "cxkpi_late_window_updates_total"
 
 
 def parse_period(text: str) -> tuple[int, int]:
@@ -33,6 +37,11 @@ def register(sub: Any) -> None:
     p.add_argument("--baseline", type=parse_period, required=True, help="A..B (ISO-8601 or epoch ms)")
     p.add_argument("--current", type=parse_period, required=True, help="C..D")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="a worker's /metrics URL, for the late window updates (default: this machine's worker)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -53,5 +62,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxkpi report: {KPI_WINDOWS.name} is empty: is a worker running?", file=sys.stderr)
         return 1
     rows = report_rows(windows, args.baseline, args.current)
-    print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() if args.json else render(rows))
+    url = args.metrics or f"http://{args.settings.web_host}:{args.settings.web_port}/metrics"
+    late = late_window_updates(url)
+    if args.json:
+        body = {"rows": rows, "late_window_updates": late, "late_window_updates_from": url}
+        print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render(rows, _late_line(late, url)))
     return 0
+
+
+def late_window_updates(url: str) -> float | None:
+    """`cxkpi_late_window_updates_total` as the worker at `url` counts it (its own partitions);
+    None when no worker answers there."""
+    try:
+        with urllib.request.urlopen(f"{url}?name[]={LATE_UPDATES}", timeout=3) as resp:
+            text = resp.read().decode()
+    except (OSError, ValueError):
+        return None
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == LATE_UPDATES
+    )
+
+
+def _late_line(late: float | None, url: str) -> str:
+    if late is None:
+        return f"late window updates: unknown (no worker answered at {url}; --metrics names one)"
+    return (
+        f"late window updates: {late:,.0f} events came after their windows had closed; the values above "
+        f"leave them out (cxkpi_late_window_updates_total at {url})"
+    )

@@ -253,9 +253,13 @@ def test_report_command_reads_kpi_windows(
         "--current",
         f"{current[0]}..{current[1]}",
         "--json",
+        "--metrics",
+        f"http://127.0.0.1:{run['settings'].web_port}/metrics",
     ]
     assert main(args) == 0
-    rows = orjson.loads(capsys.readouterr().out)
+    report = orjson.loads(capsys.readouterr().out)
+    rows = report["rows"]
+    assert report["late_window_updates"] == metric_sum(run["settings"].web_port, "cxkpi_late_window_updates")
     want = report_rows(reference.windows, baseline, current)
     assert [r["metric"] for r in rows] == [r["metric"] for r in want]
     for got_row, want_row in zip(rows, want, strict=True):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streams.generator.truth import phase_kpis
 from streams.kpis.pipeline import LocalPipeline
-from streams.report import render, report_rows
+from streams.report import HOUR_MS, render, report_rows
 from tests.generator.test_scenarios import BASELINE, CURRENT, before_after_records
 
 
@@ -48,3 +50,44 @@ def test_first_response(rows_and_truth: tuple[dict, dict]) -> None:  # type: ign
     assert row["baseline"] * 60 == pytest.approx(truth["baseline"].merchant_first_response_mean_s, rel=0.02)
     assert row["current"] * 60 == pytest.approx(truth["current"].merchant_first_response_mean_s, rel=0.02)
     assert -0.26 < row["relative_change"] < -0.09
+
+
+def _hour(kpi: str, hour: int, value: float, final: bool = True, count: int = 10) -> dict[str, Any]:
+    start = T0 + hour * HOUR_MS
+    return {
+        "kpi": kpi,
+        "dimensions": {},
+        "window_start": start,
+        "window_end": start + HOUR_MS,
+        "count": count,
+        "value": value,
+        "final": final,
+    }
+
+
+T0 = 1_793_491_200_000
+
+
+def test_each_period_says_whether_its_windows_are_final() -> None:
+    """A mid-run report labels what can still change: cohorts not settled (provisional) and
+    periods the watermark has not passed (open), so '-64%' is not read as a result."""
+    ratio = "ship_within_48h_ratio"
+    periods = ((T0, T0 + 2 * HOUR_MS), (T0 + 2 * HOUR_MS, T0 + 6 * HOUR_MS))
+    windows = [_hour(ratio, h, 0.9) for h in range(4)] + [_hour(ratio, 4, 0.5, final=False)]
+    rows = {r["metric"]: r for r in report_rows(windows, *periods)}
+    row = rows["48 h ship rate"]
+    assert (row["baseline_status"], row["current_status"]) == ("final", "provisional")
+    assert row["current"] == pytest.approx(100 * (0.9 * 2 + 0.5) / 3)
+    assert rows["complaint rate"]["current_status"] == "no data"
+    text = render(list(rows.values()), "late window updates: 3")
+    assert "baseline final, current provisional" in text
+    assert "provisional: payment cohorts not settled" in text and "open: " not in text
+    assert text.endswith("late window updates: 3")
+    windows[-1] = _hour(ratio, 4, 0.5)  # settled, but hour 5 has not closed
+    settled = {r["metric"]: r for r in report_rows(windows, *periods)}
+    assert settled["48 h ship rate"]["current_status"] == "open"
+
+
+def test_a_settled_run_reports_every_period_final(rows_and_truth: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+    rows, _ = rows_and_truth
+    assert {(r["baseline_status"], r["current_status"]) for r in rows.values()} == {("final", "final")}
