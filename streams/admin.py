@@ -69,6 +69,17 @@ def create_topics(settings: Settings, topics: tuple[Topic, ...] = ALL_TOPICS) ->
         admin.close()
 
 
+def cluster_partitions(settings: Settings) -> dict[str, int]:
+    """Every topic the cluster has, with its partition count (`cxkpi topics list`)."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, client_id="cxkpi-admin", **kafka_python_config(settings)
+    )
+    try:
+        return {t["name"]: len(t["partitions"]) for t in admin.describe_topics() if t["error_code"] == 0}
+    finally:
+        admin.close()
+
+
 def _topic_errors(response: dict[str, Any]) -> list[tuple[str, int, str | None]]:
     """(topic, error code, message) rows of a CreateTopics response (kafka-python >= 3 returns a dict)."""
     return [(t["name"], t["error_code"], t.get("error_message")) for t in response.get("topics", [])]

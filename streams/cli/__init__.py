@@ -11,8 +11,19 @@ from collections.abc import Callable
 from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
 from streams.config import SettingsError, load_settings
 from streams.kafka_security import KafkaAuthError
+from streams.reachable import BrokerUnreachable, require_broker
 
 Command = Callable[[argparse.Namespace], int]
+
+BROKER_COMMANDS = frozenset({"worker", "topics", "report"})
+"""Commands whose first step is a Kafka client. `generate` needs the broker unless it writes a
+file; `demo` and `broker start` check the cluster themselves when they use one already running."""
+
+
+def needs_broker(args: argparse.Namespace) -> bool:
+    if args.command == "generate":
+        return args.out is None
+    return args.command in BROKER_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         args.settings = load_settings()
+        if needs_broker(args):
+            require_broker(args.settings)
         handler: Command = args.handler
         return handler(args)
     except SettingsError as exc:
@@ -41,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KafkaAuthError as exc:
         print(f"cxkpi: {exc}", file=sys.stderr)
+        return 2
+    except BrokerUnreachable as exc:  # one line, before any client retries or prints a traceback
+        print(f"cxkpi {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cxkpi: interrupted", file=sys.stderr)

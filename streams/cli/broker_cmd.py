@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from streams import localkafka
+from streams.reachable import require_broker
 
 
 def register(sub: Any) -> None:
@@ -20,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "start":
             if settings.external_cluster:
+                require_broker(settings)
                 localkafka.wait_ready(settings.bootstrap, timeout_s=15)
                 print(f"CXKPI_BOOTSTRAP={settings.bootstrap} is an existing cluster: nothing started")
                 return 0

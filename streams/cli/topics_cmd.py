@@ -8,7 +8,8 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
-from streams.admin import create_topics, partitions_for
+from streams.admin import cluster_partitions, create_topics, partitions_for
+from streams.config import Settings
 from topics.contract import ALL_TOPICS
 
 
@@ -20,19 +21,30 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = args.settings
-    if args.action == "list":
-        for topic in ALL_TOPICS:
-            print(f"{topic.name:24} key={topic.key:28} partitions={partitions_for(topic, settings)}")
-        return 0
     try:
+        if args.action == "list":
+            return _list(settings)
         report = create_topics(settings)
     except (KafkaError, OSError, RuntimeError) as exc:
         print(
-            f"cxkpi topics create: {type(exc).__name__}: {exc} (is Kafka up at {settings.bootstrap}?)", file=sys.stderr
+            f"cxkpi topics {args.action}: {type(exc).__name__}: {exc} (is Kafka up at {settings.bootstrap}?)",
+            file=sys.stderr,
         )
         return 1
     for name in report.created:
         print(f"created  {name}")
     for name in report.existing:
         print(f"existing {name}")
+    return 0
+
+
+def _list(settings: Settings) -> int:
+    """The contract's topics as the cluster has them; a missing one says so (0 either way: a listing)."""
+    present = cluster_partitions(settings)
+    for topic in ALL_TOPICS:
+        found = present.get(topic.name)
+        where = f"partitions={found}" if found is not None else "missing (cxkpi topics create)"
+        if found is not None and found != partitions_for(topic, settings):
+            where += f" (the contract says {partitions_for(topic, settings)})"
+        print(f"{topic.name:24} key={topic.key:28} {where}")
     return 0
