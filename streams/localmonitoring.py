@@ -16,12 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.localwatch import Child, describe_exit, log_tail, popen_child
+
 PROMETHEUS_NAMES = ("prometheus",)
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")
 
 
 class MonitoringError(RuntimeError):
     """A monitoring tool is missing or did not come up; the message says which and what to do."""
+
+
+class MonitoringNotInstalled(MonitoringError):
+    """Prometheus or Alertmanager is not on this machine (a run may go on without them)."""
 
 
 def find_binary(names: tuple[str, ...]) -> str | None:
@@ -37,6 +43,12 @@ class Monitoring:
     prometheus_url: str
     alertmanager_url: str | None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    """The same processes, named and with their logs, for a `streams.localwatch.Watch`."""
+
+    def started(self, name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.processes.append(proc)
+        self.children.append(popen_child(name, proc, log))
 
     def stop(self) -> None:
         for proc in reversed(self.processes):
@@ -53,7 +65,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise MonitoringError(f"{log.stem} exited (code {proc.returncode}); see {log}")
+            last = " | ".join(log_tail(log, lines=3))
+            how = describe_exit(proc.returncode)
+            raise MonitoringError(f"{log.stem} exited ({how}) while starting: {last} ({log})")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
@@ -80,7 +94,7 @@ def start_monitoring(
     """Prometheus scraping `targets` (job "cxkpi") with `rules`, and Alertmanager when a port is given."""
     prometheus = find_binary(PROMETHEUS_NAMES)
     if prometheus is None:
-        raise MonitoringError("Prometheus is not installed: run `make tools` (Debian package prometheus)")
+        raise MonitoringNotInstalled("Prometheus is not installed: run `make tools` (Debian package prometheus)")
     workdir.mkdir(parents=True, exist_ok=True)
     workdir = workdir.resolve()  # Prometheus resolves rule_files against the config file's folder
     monitoring = Monitoring(f"http://127.0.0.1:{prometheus_port}", None)
@@ -92,8 +106,12 @@ def start_monitoring(
         }
         if alertmanager_port is not None:
             alertmanager = find_binary(ALERTMANAGER_NAMES)
-            if alertmanager is None or alertmanager_config is None:
-                raise MonitoringError("Alertmanager is not installed: run `make tools` (prometheus-alertmanager)")
+            if alertmanager is None:
+                raise MonitoringNotInstalled(
+                    "Alertmanager is not installed: run `make tools` (Debian package prometheus-alertmanager)"
+                )
+            if alertmanager_config is None:
+                raise MonitoringError("an Alertmanager port was given without its config file")
             log = workdir / "alertmanager.log"
             proc = _spawn(
                 [
@@ -105,7 +123,7 @@ def start_monitoring(
                 ],
                 log,
             )
-            monitoring.processes.append(proc)
+            monitoring.started("alertmanager", proc, log)
             monitoring.alertmanager_url = f"http://127.0.0.1:{alertmanager_port}"
             _wait_ready(f"{monitoring.alertmanager_url}/-/ready", proc, log, timeout_s)
             config["alerting"] = {
@@ -123,7 +141,7 @@ def start_monitoring(
             ],
             log,
         )
-        monitoring.processes.append(proc)
+        monitoring.started("prometheus", proc, log)
         _wait_ready(f"{monitoring.prometheus_url}/-/ready", proc, log, timeout_s)
     except BaseException:
         monitoring.stop()

@@ -15,6 +15,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings, load_settings, worker_env
+from streams.localwatch import ChildExited, describe_exit, popen_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,7 +95,7 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 90.0) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited (code {worker.returncode}); see {log_path}")
+            raise ChildExited(popen_child("worker", worker, log_path), describe_exit(worker.returncode))
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return worker

@@ -1,4 +1,9 @@
-"""`cxkpi demo`: broker, topics, one KPI worker and a scenario streaming live, then a clean stop."""
+"""`cxkpi demo`: broker, topics, one KPI worker and a scenario streaming live, then a clean stop.
+
+Everything it starts is watched while the scenario streams (`streams.localwatch`): a child
+that dies ends the demo with its exit status and the end of its log, not a run that looks
+fine.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +26,16 @@ from streams import localkafka
 from streams.admin import create_topics
 from streams.cli import generate_cmd
 from streams.config import Settings
-from streams.generator.scenarios import SCENARIOS
-from streams.generator.stream import DEFAULT_START_MS
-from streams.localmonitoring import Monitoring, MonitoringError, start_monitoring
+from streams.generator.scenarios import SCENARIOS, scenario
+from streams.generator.sinks import KafkaSink, paced
+from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
+from streams.generator.truth import phase_kpis, render_deltas
+from streams.kafka_security import kafka_python_config
+from streams.localmonitoring import Monitoring, MonitoringError, MonitoringNotInstalled, start_monitoring
+from streams.localwatch import ChildExited, Watch, popen_child
 from streams.localworker import start_worker, stop_worker
+from streams.progress import Progress
+from streams.reachable import require_broker
 
 ALERTMANAGER_CONFIG = Path(dashboards.__file__).parent / "alertmanager" / "alertmanager.yml"
 RULE_SPEEDUP_SHARE = 10.0
@@ -43,80 +56,89 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = args.settings
-    started = False
+@dataclass
+class Started:
+    """What this demo started, to stop in the end whatever happened."""
+
+    broker: bool = False
     worker: subprocess.Popen[bytes] | None = None
     monitoring: Monitoring | None = None
+    watch: Watch = field(default_factory=Watch)
+
+    def stop(self, settings: Settings, keep_broker: bool) -> None:
+        if self.monitoring is not None:
+            self.monitoring.stop()
+            print("prometheus and alertmanager stopped", flush=True)
+        if self.worker is not None and self.worker.poll() is None:
+            stop_worker(self.worker)
+            print("worker stopped", flush=True)
+        if self.broker and not keep_broker and localkafka.stop(settings):
+            print("kafka stopped", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = args.settings
+    started = Started()
     try:
-        if settings.external_cluster or localkafka.status(settings).running:
-            localkafka.wait_ready(settings.bootstrap, timeout_s=15)
-            print(f"using the Kafka cluster at {settings.bootstrap}")
-        else:
-            # a fresh log: the last demo's events (same seed, same ids) and table changelogs would mix in
-            shutil.rmtree(settings.kafka_data_dir / "kraft", ignore_errors=True)
-            print("starting a fresh Kafka (first run downloads its jars with Maven)...", flush=True)
-            print(localkafka.start(settings).describe())
-            started = True
+        _start_broker(settings, started)
         report = create_topics(settings)
         print(f"topics: created {len(report.created)}, already there {len(report.existing)}")
-        worker = start_worker(settings, settings.cache_dir / "worker.log")
-        base = f"http://{settings.web_host}:{settings.web_port}"
-        print(
-            f"worker up (log {settings.cache_dir / 'worker.log'}):\n"
-            f"  metrics     {base}/metrics\n"
-            f"  guarantees  {base}/orders/o-1-00000000/guarantees\n"
-            f"  report      cxkpi report --baseline 2026-11-01T00:00..2026-11-01T12:00 "
-            f"--current 2026-11-01T12:00..2026-11-02T00:00",
-            flush=True,
-        )
+        _start_worker(settings, started)
         if not args.no_monitoring:
-            monitoring = _start_monitoring(settings, args.speedup)
-        hours = args.duration / 3_600_000
-        minutes = args.duration / 1000 / args.speedup / 60
-        print(
-            f"streaming scenario '{args.scenario}': {hours:g} h of business at {args.rate:g} orders/s, "
-            f"{args.speedup:g}x faster than real time (about {minutes:.1f} min); Ctrl-C stops",
-            flush=True,
-        )
-        gen_args = argparse.Namespace(
-            settings=settings,
-            scenario=args.scenario,
-            events=None,
-            duration=args.duration,
-            rate=args.rate,
-            seed=1,
-            start=DEFAULT_START_MS,
-            speedup=args.speedup,
-            out=None,
-            late_ratio=0.0,
-            late_max=generate_cmd.parse_duration_ms("5m"),
-            dup_ratio=0.0,
-            bad_ratio=0.0,
-        )
-        code = generate_cmd.run(gen_args)
+            _start_monitoring(settings, args.speedup, started)
+        print(announce(args), flush=True)
+        sent = _stream(settings, args, started.watch)
+        print(summary(sent), flush=True)
         if sys.stdin.isatty() and not args.no_wait:
             print("scenario sent; the worker keeps serving. Ctrl-C stops everything.", flush=True)
-            while worker.poll() is None:
-                time.sleep(1)
-        return code
-    except (localkafka.BrokerError, KafkaError, RuntimeError) as exc:
-        print(f"cxkpi demo: {exc}", file=sys.stderr)
+            while True:
+                started.watch.sleep(3600)
+        return 0
+    except ChildExited as exc:
+        print(f"cxkpi demo: {exc}", file=sys.stderr, flush=True)
+        print("cxkpi demo: stopping what it started", file=sys.stderr, flush=True)
+        return 1
+    except (localkafka.BrokerError, KafkaError, MonitoringError, RuntimeError, OSError) as exc:
+        print(f"cxkpi demo: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        if monitoring is not None:
-            monitoring.stop()
-            print("prometheus and alertmanager stopped")
-        if worker is not None and worker.poll() is None:
-            stop_worker(worker)
-            print("worker stopped")
-        if started and not args.keep:
-            localkafka.stop(settings)
-            print("kafka stopped")
+        started.stop(settings, args.keep)
 
 
-def _start_monitoring(settings: Settings, speedup: float) -> Monitoring | None:
-    """Prometheus + Alertmanager on loopback with the rules scaled to the demo's pace; None if not installed."""
+def _start_broker(settings: Settings, started: Started) -> None:
+    if settings.external_cluster or localkafka.status(settings).running:
+        require_broker(settings)
+        localkafka.wait_ready(settings.bootstrap, timeout_s=15)
+        print(f"using the Kafka cluster at {settings.bootstrap}")
+        if not settings.external_cluster:  # a local broker someone else started: still worth watching
+            started.watch.add(localkafka.watched(settings))
+        return
+    # a fresh log: the last demo's events (same seed, same ids) and table changelogs would mix in
+    shutil.rmtree(settings.kafka_data_dir / "kraft", ignore_errors=True)
+    print("starting a fresh Kafka (first run downloads its jars with Maven)...", flush=True)
+    started.broker = True
+    print(localkafka.start(settings).describe())
+    started.watch.add(localkafka.watched(settings))
+
+
+def _start_worker(settings: Settings, started: Started) -> None:
+    log = settings.cache_dir / "worker.log"
+    log.unlink(missing_ok=True)  # this run's log alone: its last lines are what a death report shows
+    started.worker = start_worker(settings, log)
+    started.watch.add(popen_child("worker", started.worker, log))
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    print(
+        f"worker up (pid {started.worker.pid}, log {log}):\n"
+        f"  metrics     {base}/metrics\n"
+        f"  guarantees  {base}/orders/o-1-00000000/guarantees\n"
+        f"  report      cxkpi report --baseline 2026-11-01T00:00..2026-11-01T12:00 "
+        f"--current 2026-11-01T12:00..2026-11-02T00:00",
+        flush=True,
+    )
+
+
+def _start_monitoring(settings: Settings, speedup: float, started: Started) -> None:
+    """Prometheus + Alertmanager on loopback with the rules scaled to the demo's pace; skipped if not installed."""
     workdir = settings.cache_dir / "monitoring"
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh TSDB: the last demo's series would mislead
     scale = max(speedup / RULE_SPEEDUP_SHARE, 1.0)
@@ -129,15 +151,94 @@ def _start_monitoring(settings: Settings, speedup: float) -> Monitoring | None:
             settings.alertmanager_port,
             ALERTMANAGER_CONFIG,
         )
-    except MonitoringError as exc:
+    except MonitoringNotInstalled as exc:  # installed but failing is an error; missing is a choice
         print(f"no monitoring: {exc}", flush=True)
-        return None
+        return
+    started.monitoring = monitoring
+    started.watch.add(*monitoring.children)
+    pids = {child.name: child.pid for child in monitoring.children}
     print(
-        f"monitoring (rule windows shrunk {scale:g}x to the demo's pace):\n"
-        f"  prometheus   {monitoring.prometheus_url}/alerts\n"
-        f"  alertmanager {monitoring.alertmanager_url}\n"
+        f"monitoring (rule windows shrunk {scale:g}x to the demo's pace; logs in {workdir}):\n"
+        f"  prometheus   {monitoring.prometheus_url}/alerts (pid {pids['prometheus']})\n"
+        f"  alertmanager {monitoring.alertmanager_url} (pid {pids['alertmanager']})\n"
         f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} --range 5m"
         " --rate-interval 10s --compare 30s",
         flush=True,
     )
-    return monitoring
+
+
+def announce(args: argparse.Namespace) -> str:
+    hours = args.duration / 3_600_000
+    minutes = args.duration / 1000 / args.speedup / 60
+    return (
+        f"streaming scenario '{args.scenario}': {hours:g} h of business at {args.rate:g} orders/s, "
+        f"{args.speedup:g}x faster than real time (about {minutes:.1f} min); Ctrl-C stops"
+    )
+
+
+@dataclass
+class Sent:
+    """What the demo streamed."""
+
+    records: int = 0
+    stats: GenStats = field(default_factory=GenStats)
+
+
+class _WatchedClock:
+    """`paced`'s clock: its waits look at the children, so a death stops the stream at once."""
+
+    def __init__(self, watch: Watch):
+        self.sleep = watch.sleep
+        self.monotonic = time.monotonic
+
+
+def _stream(settings: Settings, args: argparse.Namespace, watch: Watch) -> Sent:
+    chosen = scenario(args.scenario, args.duration)
+    stream = EventStream(
+        chosen,
+        seed=1,
+        rate_per_s=args.rate,
+        start_ms=DEFAULT_START_MS,
+        duration_ms=args.duration,
+        keep_truth=len(chosen.phases) > 1,
+    )
+    end_ms = DEFAULT_START_MS + args.duration
+    sent = Sent(stats=stream.stats)
+    progress = Progress(f"stream {args.scenario} -> kafka {settings.bootstrap}", None)
+    sink = KafkaSink(settings.bootstrap, **kafka_python_config(settings))
+    try:
+        # past the last payment the lifecycle tail goes at full speed
+        for record in paced(stream, args.speedup, end_ms, clock=_WatchedClock(watch)):
+            sink.send(record)
+            sent.records += 1
+            if sent.records % 1000 == 0:
+                progress.update(sent.records, f"event time {_clock(record.event_time)}")
+            watch.due_check()
+    except BaseException as exc:
+        # a child's death explains a Kafka error better than the error does
+        death = exc if isinstance(exc, ChildExited) else watch.death() if isinstance(exc, Exception) else None
+        broker_gone = death is not None and death.child.name == "kafka"
+        # a dead broker acknowledges nothing more: do not wait for it
+        print(f"\nstopped streaming: {sink.abort(0 if broker_gone else 5)}", file=sys.stderr, flush=True)
+        if death is not None and death is not exc:
+            raise death from exc
+        raise
+    sink.close()
+    progress.update(sent.records)
+    progress.finish()
+    return sent
+
+
+def summary(sent: Sent) -> str:
+    s = sent.stats
+    lines = [
+        f"records {s.records:,} (orders {s.orders:,}); by topic: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(s.by_topic.items()))
+    ]
+    if s.truths:
+        lines += ["known KPI deltas built into this run (by payment period):", *render_deltas(phase_kpis(s.truths))]
+    return "\n".join(lines)
+
+
+def _clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -69,8 +70,12 @@ class KafkaSink:
             **client,
         )
         self.sent = 0
+        self.acked = 0
         self.failed = 0
         self.first_error: str | None = None
+
+    def _on_ack(self, _metadata: Any) -> None:
+        self.acked += 1
 
     def _on_error(self, exc: BaseException) -> None:
         self.failed += 1
@@ -79,6 +84,7 @@ class KafkaSink:
 
     def send(self, record: OutRecord) -> None:
         future = self.producer.send(record.topic, key=record.key, value=record.value)
+        future.add_callback(self._on_ack)
         future.add_errback(self._on_error)
         self.sent += 1
 
@@ -87,3 +93,15 @@ class KafkaSink:
         self.producer.close()
         if self.failed:
             raise RuntimeError(f"{self.failed} of {self.sent} records were not acknowledged; first: {self.first_error}")
+
+    def abort(self, timeout_s: float = 5.0) -> str:
+        """Close without waiting longer than `timeout_s` (the broker may be gone): says what became
+        of the records sent, so that a stopped run reports what it did not deliver."""
+        from kafka.errors import KafkaTimeoutError
+
+        with contextlib.suppress(KafkaTimeoutError):  # counted below as neither acknowledged nor failed
+            self.producer.flush(timeout_s)
+        with contextlib.suppress(Exception):  # the report below matters more than a failed close
+            self.producer.close(timeout=0)
+        unknown = self.sent - self.acked - self.failed
+        return f"{self.acked:,} of {self.sent:,} records acknowledged, {self.failed:,} refused, {unknown:,} unanswered"

@@ -18,10 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.config import Settings
+from streams.localwatch import Child, describe_exit
 
 POM = Path(__file__).resolve().parent / "pom.xml"
 BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
+
+
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+"""Brokers this process started, by pid: their exit status is ours to read (the demo reports it)."""
 
 
 class BrokerError(RuntimeError):
@@ -259,6 +264,7 @@ def start(settings: Settings, timeout_s: float = 90.0) -> BrokerStatus:
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _pid_file(settings).write_text(str(proc.pid))
+    _STARTED[proc.pid] = proc
     try:
         wait_ready(settings.bootstrap, timeout_s, pid=proc.pid)
     except BrokerError as exc:
@@ -288,11 +294,33 @@ def stop(settings: Settings, timeout_s: float = 30.0) -> bool:
             _reap(pid)
             time.sleep(0.1)
     _reap(pid)
+    _STARTED.pop(pid, None)
     pid_file.unlink(missing_ok=True)
     return True
 
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the broker is our own child (tests), so it leaves no zombie."""
+    proc = _STARTED.get(pid)
+    if proc is not None:
+        proc.poll()  # Popen keeps the status for `watched`
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def watched(settings: Settings) -> Child:
+    """The running local broker as a child to watch: how it ended, and its log."""
+    pid = status(settings).pid
+    if pid is None:
+        raise BrokerError(f"no local broker runs (data {settings.kafka_data_dir})")
+    proc = _STARTED.get(pid)
+
+    def ended() -> str | None:
+        if proc is not None:
+            code = proc.poll()
+            return None if code is None else describe_exit(code)
+        # started by another process (`cxkpi broker start`): gone, but its status is not ours
+        return None if _alive(pid) else "exit status unknown: another process started it"
+
+    return Child("kafka", settings.kafka_data_dir / "logs" / "server.log", ended, pid)
