@@ -51,7 +51,13 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=2.0, help="paid orders per second of event time")
     p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
-    p.add_argument("--no-wait", action="store_true", help="stop as soon as the scenario is sent")
+    after = p.add_mutually_exclusive_group()
+    after.add_argument("--no-wait", action="store_true", help="stop once the scenario is sent, even at a terminal")
+    after.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep serving after the scenario is sent, even without a terminal (CI, nohup), until Ctrl-C or SIGTERM",
+    )
     p.add_argument("--no-monitoring", action="store_true", help="start no Prometheus and Alertmanager")
     p.set_defaults(handler=run)
 
@@ -79,6 +85,7 @@ class Started:
 def run(args: argparse.Namespace) -> int:
     settings = args.settings
     started = Started()
+    serve, ending = keep_serving(args, sys.stdin.isatty())
     try:
         _start_broker(settings, started)
         report = create_topics(settings)
@@ -86,13 +93,12 @@ def run(args: argparse.Namespace) -> int:
         _start_worker(settings, started)
         if not args.no_monitoring:
             _start_monitoring(settings, args.speedup, started)
-        print(announce(args), flush=True)
+        print(announce(args, ending), flush=True)
         sent = _stream(settings, args, started.watch)
         print(summary(sent), flush=True)
-        if sys.stdin.isatty() and not args.no_wait:
-            print("scenario sent; the worker keeps serving. Ctrl-C stops everything.", flush=True)
-            while True:
-                started.watch.sleep(3600)
+        print(ending, flush=True)
+        while serve:
+            started.watch.sleep(3600)
         return 0
     except ChildExited as exc:
         print(f"cxkpi demo: {exc}", file=sys.stderr, flush=True)
@@ -103,6 +109,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         started.stop(settings, args.keep)
+
+
+def keep_serving(args: argparse.Namespace, stdin_is_tty: bool) -> tuple[bool, str]:
+    """Whether to keep serving once the scenario is sent, and the line that says what happens then.
+
+    Without a terminal (CI, nohup, a pipe) nobody can press Ctrl-C, so the demo stops by
+    itself unless --serve asks it to stay (then SIGTERM stops it)."""
+    if args.no_wait:
+        return False, "--no-wait: the demo stops once the scenario is sent."
+    if args.serve or stdin_is_tty:
+        return True, "the worker keeps serving once the scenario is sent; Ctrl-C (or SIGTERM) stops everything."
+    return False, (
+        "no terminal on stdin (CI, nohup): the demo stops once the scenario is sent; --serve keeps it serving."
+    )
 
 
 def _start_broker(settings: Settings, started: Started) -> None:
@@ -167,12 +187,13 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
     )
 
 
-def announce(args: argparse.Namespace) -> str:
+def announce(args: argparse.Namespace, ending: str) -> str:
     hours = args.duration / 3_600_000
     minutes = args.duration / 1000 / args.speedup / 60
     return (
         f"streaming scenario '{args.scenario}': {hours:g} h of business at {args.rate:g} orders/s, "
-        f"{args.speedup:g}x faster than real time (about {minutes:.1f} min); Ctrl-C stops"
+        f"{args.speedup:g}x faster than real time (about {minutes:.1f} min)\n"
+        f"  {ending}"
     )
 
 

@@ -1,5 +1,6 @@
 """`cxkpi demo` run as a user runs it, without a terminal, on its own broker and free ports: a
-death of anything it started ends it with the reason and a non-zero exit.
+death of anything it started ends it with the reason and a non-zero exit; without a terminal it
+stops by itself, or serves with --serve.
 
 Each run starts a real broker (about 15 s); the scenarios are a few hours of business at
 600x, so a run takes 25 to 40 s."""
@@ -21,6 +22,7 @@ import pytest
 
 from streams import localkafka
 from streams.config import Settings, load_settings
+from streams.localmonitoring import ALERTMANAGER_NAMES, PROMETHEUS_NAMES, find_binary
 from streams.localworker import REPO, free_port
 
 pytestmark = pytest.mark.kafka
@@ -177,4 +179,22 @@ def test_broker_death_while_streaming_ends_the_demo(demo: Callable[..., Demo]) -
     assert f"its log is {run.settings.kafka_data_dir / 'logs' / 'server.log'}" in run.output
     assert re.search(r"stopped streaming: .* unanswered", run.output)
     assert "worker stopped" in run.output
+    _assert_all_stopped(run)
+
+
+@pytest.mark.skipif(
+    find_binary(PROMETHEUS_NAMES) is None or find_binary(ALERTMANAGER_NAMES) is None,
+    reason="Prometheus and Alertmanager are not installed (make tools)",
+)
+def test_serve_keeps_serving_without_a_terminal_until_a_death(demo: Callable[..., Demo]) -> None:
+    run = demo("--duration", "1h", "--serve")
+    run.wait_for(r"^the worker keeps serving once the scenario is sent", 180)
+    time.sleep(3)
+    assert run.proc.poll() is None, "--serve did not keep the demo serving without a terminal"
+    os.kill(run.pids()["alertmanager"], signal.SIGKILL)
+    killed = time.monotonic()
+    noticed, _ = run.wait_for(r"the alertmanager exited \(killed by SIGKILL\)", 30)
+    assert noticed - killed < NOTICE_S
+    assert run.finish(60) == 1
+    assert "prometheus and alertmanager stopped" in run.output and "kafka stopped" in run.output
     _assert_all_stopped(run)
