@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -115,3 +118,90 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> Non
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
+
+
+@dataclass(frozen=True)
+class WorkerTally:
+    """What a worker reports having done, from its metrics."""
+
+    consumed: int
+    late_updates: int
+    rejects: dict[str, int]
+    watermarks_ms: dict[int, int]
+    """Per input partition it owns; a partition with no watermark yet is absent."""
+    stage_two_lag: int
+
+    @classmethod
+    def read(cls, port: int) -> WorkerTally:
+        found = metric_families(
+            port,
+            "cxkpi_events_consumed",
+            "cxkpi_late_window_updates",
+            "cxkpi_rejects",
+            "cxkpi_watermark_timestamp_seconds",
+            "cxkpi_stage_two_lag_records",
+        )
+
+        def samples(name: str) -> list[Any]:
+            family = found.get(name)
+            if family is None:
+                return []
+            return [s for s in family.samples if family.type != "counter" or s.name.endswith("_total")]
+
+        return cls(
+            consumed=int(sum(s.value for s in samples("cxkpi_events_consumed"))),
+            late_updates=int(sum(s.value for s in samples("cxkpi_late_window_updates"))),
+            rejects={s.labels["reason"]: int(s.value) for s in samples("cxkpi_rejects") if s.value},
+            # the gauge is seconds with millisecond digits: round, not truncate, back to ms
+            watermarks_ms={
+                int(s.labels["partition"]): round(s.value * 1000) for s in samples("cxkpi_watermark_timestamp_seconds")
+            },
+            stage_two_lag=int(sum(s.value for s in samples("cxkpi_stage_two_lag_records"))),
+        )
+
+    def settled(self, records: int, final_watermarks_ms: Mapping[int, int]) -> bool:
+        """Every record sent consumed, every partition's watermark at its final value, stage two idle."""
+        return (
+            self.consumed >= records
+            and all(self.watermarks_ms.get(p, -1) >= wm for p, wm in final_watermarks_ms.items())
+            and self.stage_two_lag == 0
+        )
+
+
+GAUGE_REFRESH_S = 5.0
+"""How often a worker refreshes its watermark and lag gauges (`refresh_gauges`, `refresh_lag`)."""
+SETTLE_TYPICAL_S = 15.0
+"""`wait_settled` after a live run, as measured: the quiet topics' release (5 s quiet, then
+their end offsets read), a gauge refresh to show it, and one more refresh for it to hold."""
+
+
+def wait_settled(
+    port: int,
+    records: int,
+    final_watermarks_ms: Mapping[int, int],
+    timeout_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WorkerTally:
+    """Wait until the worker on `port` has consumed `records`, its watermarks reached their final
+    values (the quiet topics released, `streams.idle`) and stage two merged what that closed.
+
+    The gauges refresh every GAUGE_REFRESH_S on separate timers, so the state must hold over a
+    whole refresh: a stage-two lag of 0 read before the last partials were written proves nothing."""
+    deadline = time.monotonic() + timeout_s
+    since: float | None = None
+    while True:
+        sleep(0.5)
+        tally = WorkerTally.read(port)
+        now = time.monotonic()
+        if not tally.settled(records, final_watermarks_ms):
+            since = None
+        elif since is None:
+            since = now
+        elif now - since > GAUGE_REFRESH_S:
+            return tally
+        if now > deadline:
+            behind = {p: wm for p, wm in final_watermarks_ms.items() if tally.watermarks_ms.get(p, -1) < wm}
+            raise RuntimeError(
+                f"the worker did not settle within {timeout_s:.0f} s: consumed {tally.consumed:,} of {records:,}, "
+                f"partitions {sorted(behind)} short of their final watermark, stage-two lag {tally.stage_two_lag}"
+            )

@@ -2,7 +2,8 @@
 
 Everything it starts is watched while the scenario streams (`streams.localwatch`): a child
 that dies ends the demo with its exit status and the end of its log, not a run that looks
-fine.
+fine. The demo streams the scenario's payments paced and stops at the last one; order
+lifecycles still in flight then are not fast-forwarded (`streams.generator.sinks.until`).
 """
 
 from __future__ import annotations
@@ -23,25 +24,30 @@ import dashboards
 from dashboards.config import PRODUCTION
 from dashboards.rules import rule_groups
 from streams import localkafka
-from streams.admin import create_topics
+from streams.admin import create_topics, partitions_for
 from streams.cli import generate_cmd
 from streams.config import Settings
 from streams.generator.scenarios import SCENARIOS, scenario
-from streams.generator.sinks import KafkaSink, paced
+from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
 from streams.generator.truth import phase_kpis, render_deltas
 from streams.kafka_security import kafka_python_config
 from streams.localmonitoring import Monitoring, MonitoringError, MonitoringNotInstalled, start_monitoring
 from streams.localwatch import ChildExited, Watch, popen_child
-from streams.localworker import start_worker, stop_worker
+from streams.localworker import SETTLE_TYPICAL_S, WorkerTally, start_worker, stop_worker, wait_settled
+from streams.partitioner import partition_of_shared
 from streams.progress import Progress
 from streams.reachable import require_broker
+from topics.contract import ORDERS
 
 ALERTMANAGER_CONFIG = Path(dashboards.__file__).parent / "alertmanager" / "alertmanager.yml"
 RULE_SPEEDUP_SHARE = 10.0
 """The demo's rules run with windows shrunk speedup/10 times (5 min -> 5 s at 600x, the shortest
 a 1 s scrape allows): event time races ahead of wall time, so production windows would span
 most of the demo."""
+
+SETTLE_TIMEOUT_S = 120.0
+"""How long the worker may take, after the last record, to consume it and close the windows."""
 
 
 def register(sub: Any) -> None:
@@ -83,6 +89,7 @@ class Started:
 
 
 def run(args: argparse.Namespace) -> int:
+    began = time.monotonic()
     settings = args.settings
     started = Started()
     serve, ending = keep_serving(args, sys.stdin.isatty())
@@ -93,9 +100,13 @@ def run(args: argparse.Namespace) -> int:
         _start_worker(settings, started)
         if not args.no_monitoring:
             _start_monitoring(settings, args.speedup, started)
-        print(announce(args, ending), flush=True)
+        streaming_began = time.monotonic()
+        print(announce(args, settings, ending), flush=True)
         sent = _stream(settings, args, started.watch)
-        print(summary(sent), flush=True)
+        streamed_s = time.monotonic() - streaming_began
+        tally = _settle(settings, sent, started.watch)
+        print(summary(args, sent, tally, streamed_s, time.monotonic() - streaming_began - streamed_s), flush=True)
+        print(f"demo ran {_minutes(time.monotonic() - began)}, start-up included", flush=True)
         print(ending, flush=True)
         while serve:
             started.watch.sleep(3600)
@@ -150,9 +161,7 @@ def _start_worker(settings: Settings, started: Started) -> None:
     print(
         f"worker up (pid {started.worker.pid}, log {log}):\n"
         f"  metrics     {base}/metrics\n"
-        f"  guarantees  {base}/orders/o-1-00000000/guarantees\n"
-        f"  report      cxkpi report --baseline 2026-11-01T00:00..2026-11-01T12:00 "
-        f"--current 2026-11-01T12:00..2026-11-02T00:00",
+        f"  guarantees  {base}/orders/o-1-00000000/guarantees",
         flush=True,
     )
 
@@ -187,21 +196,30 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
     )
 
 
-def announce(args: argparse.Namespace, ending: str) -> str:
-    hours = args.duration / 3_600_000
-    minutes = args.duration / 1000 / args.speedup / 60
+def announce(args: argparse.Namespace, settings: Settings, ending: str) -> str:
+    """What is about to stream and for how long, from the same numbers that pace it."""
+    end_ms = DEFAULT_START_MS + args.duration
     return (
-        f"streaming scenario '{args.scenario}': {hours:g} h of business at {args.rate:g} orders/s, "
-        f"{args.speedup:g}x faster than real time (about {minutes:.1f} min)\n"
+        f"streaming scenario '{args.scenario}': {args.duration / 3_600_000:g} h of business "
+        f"(payments {_clock(DEFAULT_START_MS)} to {_clock(end_ms)} UTC) at {args.rate:g} orders/s, "
+        f"{args.speedup:g}x faster than real time: {_minutes(streaming_s(args))}, "
+        f"then about {SETTLE_TYPICAL_S:.0f} s for the worker to close its windows\n"
+        f"  orders still in flight at the end are not played out (no fast-forward)\n"
         f"  {ending}"
     )
 
 
+def streaming_s(args: argparse.Namespace) -> float:
+    """Wall time the paced payments take: the span over the speed-up (the only pacing there is)."""
+    return float(args.duration / 1000 / args.speedup)
+
+
 @dataclass
 class Sent:
-    """What the demo streamed."""
+    """What the demo streamed: records, and the newest event time per input partition."""
 
     records: int = 0
+    newest_ms: dict[int, int] = field(default_factory=dict)
     stats: GenStats = field(default_factory=GenStats)
 
 
@@ -224,14 +242,17 @@ def _stream(settings: Settings, args: argparse.Namespace, watch: Watch) -> Sent:
         keep_truth=len(chosen.phases) > 1,
     )
     end_ms = DEFAULT_START_MS + args.duration
+    partitions = partitions_for(ORDERS, settings)  # the input topics are co-partitioned
     sent = Sent(stats=stream.stats)
     progress = Progress(f"stream {args.scenario} -> kafka {settings.bootstrap}", None)
     sink = KafkaSink(settings.bootstrap, **kafka_python_config(settings))
     try:
-        # past the last payment the lifecycle tail goes at full speed
-        for record in paced(stream, args.speedup, end_ms, clock=_WatchedClock(watch)):
+        for record in paced(until(stream, end_ms), args.speedup, clock=_WatchedClock(watch)):
             sink.send(record)
             sent.records += 1
+            # the producer's partitioner, so the demo knows each partition's final watermark
+            partition = partition_of_shared(record.key, partitions, 0)
+            sent.newest_ms[partition] = max(record.event_time, sent.newest_ms.get(partition, 0))
             if sent.records % 1000 == 0:
                 progress.update(sent.records, f"event time {_clock(record.event_time)}")
             watch.due_check()
@@ -250,16 +271,48 @@ def _stream(settings: Settings, args: argparse.Namespace, watch: Watch) -> Sent:
     return sent
 
 
-def summary(sent: Sent) -> str:
-    s = sent.stats
+def _settle(settings: Settings, sent: Sent, watch: Watch) -> WorkerTally:
+    """Wait for the worker to consume the last records and close the windows they end."""
+    print("scenario sent; waiting for the worker to close its windows...", flush=True)
+    grace_ms = settings.grace_s * 1000
+    final = {p: newest - grace_ms for p, newest in sent.newest_ms.items()}
+    try:
+        return wait_settled(settings.web_port, sent.records, final, SETTLE_TIMEOUT_S, sleep=watch.sleep)
+    except OSError:
+        watch.check()  # its metrics did not answer: a death says more than the refused request
+        raise
+
+
+def summary(args: argparse.Namespace, sent: Sent, tally: WorkerTally, streamed_s: float, settle_s: float) -> str:
+    """What was streamed, how long it took against what was announced, and what the worker made of it."""
+    announced = streaming_s(args)
+    behind = "" if streamed_s < announced + 5 else " (the machine could not keep the pace)"
+    rejects = ", ".join(f"{n:,} {reason}" for reason, n in sorted(tally.rejects.items())) or "none"
+    start, end = DEFAULT_START_MS, DEFAULT_START_MS + args.duration
+    middle = start + args.duration // 2
+    closed = min(tally.watermarks_ms.values(), default=start)
+    by_topic = ", ".join(f"{topic} {n:,}" for topic, n in sorted(sent.stats.by_topic.items()))
     lines = [
-        f"records {s.records:,} (orders {s.orders:,}); by topic: "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(s.by_topic.items()))
+        f"streamed {sent.records:,} records ({by_topic}) in {_minutes(streamed_s)} "
+        f"(announced {_minutes(announced)}){behind}; the worker settled {settle_s:.0f} s later",
+        f"  consumed {tally.consumed:,} events, late window updates {tally.late_updates:,}, rejects: {rejects}",
+        f"  windows closed up to {_clock(closed)} UTC (event time); cohorts settle 48 h to 7 days after payment, "
+        "so the newest are provisional",
+        f"  report      cxkpi report --baseline {_iso(start)}..{_iso(middle)} --current {_iso(middle)}..{_iso(end)}",
     ]
-    if s.truths:
-        lines += ["known KPI deltas built into this run (by payment period):", *render_deltas(phase_kpis(s.truths))]
+    if sent.stats.truths:  # before-after: the deltas built into the run, to hold the report against
+        lines.append("known KPI deltas built into this run (by payment period):")
+        lines += render_deltas(phase_kpis(sent.stats.truths))
     return "\n".join(lines)
 
 
 def _clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

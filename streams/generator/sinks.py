@@ -53,6 +53,21 @@ def paced(
         yield record
 
 
+def until(records: Iterable[OutRecord], end_ms: int) -> Iterator[OutRecord]:
+    """The records up to event time `end_ms` (the last payment of a --duration run), then stop.
+
+    A paced run that sends the lifecycle tail at full speed (`paced`'s `pace_until_ms`) moves
+    event time days ahead in seconds: every rate-based alert sees a surge, and the worker a
+    flood. Stopping here ends a live run as a real platform's stream would look at that
+    moment, with orders still in flight; the worker's quiet-topic release then closes the
+    windows up to the end without a burst. Records are in event-time order (no late-delivery
+    faults), so the first one past `end_ms` ends it."""
+    for record in records:
+        if record.kind != "malformed" and record.event_time > end_ms:
+            return
+        yield record
+
+
 class KafkaSink:
     """A batching, acks=all producer that fails loudly: every record is acknowledged or reported."""
 

@@ -1,6 +1,7 @@
 """`cxkpi demo` run as a user runs it, without a terminal, on its own broker and free ports: a
 death of anything it started ends it with the reason and a non-zero exit; without a terminal it
-stops by itself, or serves with --serve.
+stops by itself, or serves with --serve; the stream takes what it announced and ends at the
+last payment.
 
 Each run starts a real broker (about 15 s); the scenarios are a few hours of business at
 600x, so a run takes 25 to 40 s."""
@@ -18,12 +19,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams import localkafka
 from streams.config import Settings, load_settings
+from streams.generator.stream import DEFAULT_START_MS
 from streams.localmonitoring import ALERTMANAGER_NAMES, PROMETHEUS_NAMES, find_binary
 from streams.localworker import REPO, free_port
+from streams.topic_reader import read_to_end
+from topics.contract import INPUT_TOPICS
 
 pytestmark = pytest.mark.kafka
 
@@ -180,6 +185,22 @@ def test_broker_death_while_streaming_ends_the_demo(demo: Callable[..., Demo]) -
     assert re.search(r"stopped streaming: .* unanswered", run.output)
     assert "worker stopped" in run.output
     _assert_all_stopped(run)
+
+
+def test_clean_run_stops_by_itself_on_time_at_the_last_payment(demo: Callable[..., Demo]) -> None:
+    hours = 2
+    run = demo("--duration", f"{hours}h", "--no-monitoring", "--keep")
+    began, announced = run.wait_for(r"600x faster than real time: (\d+) s", 180)
+    sent, _ = run.wait_for(r"^scenario sent", 120)
+    assert run.finish(120) == 0, run.output
+    # the pace announced is the pace kept: the end is not fast-forwarded (before: days of
+    # lifecycle tail sent at full speed after the paced part, 55% of a 48 h run's records)
+    assert abs((sent - began) - int(announced.group(1))) < 3, run.output
+    assert "no terminal on stdin (CI, nohup): the demo stops once the scenario is sent" in run.output
+    times = [
+        orjson.loads(r.value)["event_time"] for t in INPUT_TOPICS for r in read_to_end(run.settings.bootstrap, t.name)
+    ]
+    assert times and max(times) <= DEFAULT_START_MS + hours * 3_600_000
 
 
 @pytest.mark.skipif(
