@@ -20,6 +20,10 @@ FAUST_FETCH_PARTITION_BYTES = 1 << 20
 """Faust's `consumer_max_fetch_size`, kept under agent delivery."""
 
 
+PACED_GRACE_WALL_S = 10.0
+"""The wall-clock delay a paced replay's grace covers (`paced_grace_s`)."""
+
+
 class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message says which and why."""
 
@@ -220,6 +224,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not 0 < port < 65536:
             raise SettingsError(f"{port_field}={port} is not a TCP port")
     return settings
+
+
+def paced_grace_s(grace_s: int, speedup: float) -> int:
+    """The grace a worker needs when event time runs `speedup` times faster than wall time.
+
+    Grace is event time, but what it must absorb is delivery delay in wall time: a record
+    fetched a second after its peers (a GC pause, a busy core, a fetch that came back
+    without it) is 1 s late at 1x and 600 s late at 600x, where the production grace of
+    10 min is 1 s of wall time and a paced replay is late by construction. So the grace
+    covers PACED_GRACE_WALL_S of wall time at any speed-up, and never less than `grace_s`.
+    """
+    return max(grace_s, round(PACED_GRACE_WALL_S * speedup))
 
 
 def describe(settings: Settings) -> list[str]:

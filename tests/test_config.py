@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.config import SettingsError, load_settings, worker_env
+from streams.config import PACED_GRACE_WALL_S, SettingsError, load_settings, paced_grace_s, worker_env
 from streams.kpis.catalog import KPI_BY_NAME
 
 
@@ -75,3 +75,13 @@ def test_fetch_settings_default_override_and_refuse() -> None:
         load_settings({"CXKPI_FETCH_MAX_WAIT_MS": "-1"})
     with pytest.raises(SettingsError, match="CXKPI_FETCH_PARTITION_BYTES"):
         load_settings({"CXKPI_FETCH_PARTITION_BYTES": "1000"})
+
+
+def test_a_paced_replays_grace_covers_the_same_wall_time_at_any_speed() -> None:
+    # at 600x the production grace (600 s) is 1 s of wall time: any delivery hiccup was late
+    for speedup in (60.0, 600.0, 1800.0):
+        grace_s = paced_grace_s(600, speedup)
+        assert grace_s / speedup >= PACED_GRACE_WALL_S
+    assert paced_grace_s(600, 600.0) == 6000
+    assert paced_grace_s(600, 1.0) == 600  # never below what the settings say
+    assert paced_grace_s(86_400, 600.0) == 86_400

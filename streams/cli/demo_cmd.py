@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from dashboards.rules import rule_groups
 from streams import localkafka
 from streams.admin import create_topics, partitions_for
 from streams.cli import generate_cmd
-from streams.config import Settings
+from streams.config import Settings, paced_grace_s
 from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
@@ -55,6 +55,7 @@ def register(sub: Any) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, default="livestream-burst")
     p.add_argument("--duration", type=generate_cmd.parse_duration_ms, default=generate_cmd.parse_duration_ms("48h"))
     p.add_argument("--rate", type=float, default=2.0, help="paid orders per second of event time")
+    p.add_argument("--seed", type=int, default=1, help="the same seed streams the same events")
     p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
     after = p.add_mutually_exclusive_group()
@@ -90,7 +91,8 @@ class Started:
 
 def run(args: argparse.Namespace) -> int:
     began = time.monotonic()
-    settings = args.settings
+    # the worker's grace covers delivery delays in wall time, whatever the pace (see paced_grace_s)
+    settings = replace(args.settings, grace_s=paced_grace_s(args.settings.grace_s, args.speedup))
     started = Started()
     serve, ending = keep_serving(args, sys.stdin.isatty())
     try:
@@ -199,12 +201,14 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
 def announce(args: argparse.Namespace, settings: Settings, ending: str) -> str:
     """What is about to stream and for how long, from the same numbers that pace it."""
     end_ms = DEFAULT_START_MS + args.duration
+    grace_wall_s = settings.grace_s / args.speedup
     return (
         f"streaming scenario '{args.scenario}': {args.duration / 3_600_000:g} h of business "
         f"(payments {_clock(DEFAULT_START_MS)} to {_clock(end_ms)} UTC) at {args.rate:g} orders/s, "
         f"{args.speedup:g}x faster than real time: {_minutes(streaming_s(args))}, "
         f"then about {SETTLE_TYPICAL_S:.0f} s for the worker to close its windows\n"
-        f"  orders still in flight at the end are not played out (no fast-forward)\n"
+        f"  orders still in flight at the end are not played out (no fast-forward); "
+        f"worker grace {settings.grace_s / 60:g} min of event time ({grace_wall_s:g} s at this pace)\n"
         f"  {ending}"
     )
 
@@ -235,7 +239,7 @@ def _stream(settings: Settings, args: argparse.Namespace, watch: Watch) -> Sent:
     chosen = scenario(args.scenario, args.duration)
     stream = EventStream(
         chosen,
-        seed=1,
+        seed=args.seed,
         rate_per_s=args.rate,
         start_ms=DEFAULT_START_MS,
         duration_ms=args.duration,
@@ -301,8 +305,10 @@ def summary(args: argparse.Namespace, sent: Sent, tally: WorkerTally, streamed_s
         f"  report      cxkpi report --baseline {_iso(start)}..{_iso(middle)} --current {_iso(middle)}..{_iso(end)}",
     ]
     if sent.stats.truths:  # before-after: the deltas built into the run, to hold the report against
-        lines.append("known KPI deltas built into this run (by payment period):")
-        lines += render_deltas(phase_kpis(sent.stats.truths))
+        lines += [
+            "known KPI deltas built into this run (by payment period):",
+            *render_deltas(phase_kpis(sent.stats.truths)),
+        ]
     return "\n".join(lines)
 
 

@@ -197,6 +197,9 @@ def test_clean_run_stops_by_itself_on_time_at_the_last_payment(demo: Callable[..
     # lifecycle tail sent at full speed after the paced part, 55% of a 48 h run's records)
     assert abs((sent - began) - int(announced.group(1))) < 3, run.output
     assert "no terminal on stdin (CI, nohup): the demo stops once the scenario is sent" in run.output
+    # the grace covers 10 s of wall time at 600x, so a paced replay has no late window update
+    assert "worker grace 100 min of event time (10 s at this pace)" in run.output
+    assert re.search(r"late window updates 0,", run.output), run.output
     times = [
         orjson.loads(r.value)["event_time"] for t in INPUT_TOPICS for r in read_to_end(run.settings.bootstrap, t.name)
     ]
