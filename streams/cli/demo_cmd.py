@@ -46,17 +46,32 @@ RULE_SPEEDUP_SHARE = 10.0
 a 1 s scrape allows): event time races ahead of wall time, so production windows would span
 most of the demo."""
 
+SCENARIO = "livestream-burst"
+SPAN = "48h"
+"""The business the demo streams: its payments' span in event time (the README says the same;
+a test holds them together)."""
+SPEEDUP = 600.0
+RATE = 2.0
 SETTLE_TIMEOUT_S = 120.0
 """How long the worker may take, after the last record, to consume it and close the windows."""
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="start the broker, create topics and stream a scenario live")
-    p.add_argument("--scenario", choices=SCENARIOS, default="livestream-burst")
-    p.add_argument("--duration", type=generate_cmd.parse_duration_ms, default=generate_cmd.parse_duration_ms("48h"))
-    p.add_argument("--rate", type=float, default=2.0, help="paid orders per second of event time")
+    span_h = generate_cmd.parse_duration_ms(SPAN) / 3_600_000
+    p = sub.add_parser(
+        "demo",
+        help=f"stream {span_h:g} h of business live: broker, topics, a worker, Prometheus and Alertmanager",
+    )
+    p.add_argument("--scenario", choices=SCENARIOS, default=SCENARIO)
+    p.add_argument(
+        "--duration",
+        type=generate_cmd.parse_duration_ms,
+        default=generate_cmd.parse_duration_ms(SPAN),
+        help=f"hours of business to stream: the span of payments (default {SPAN})",
+    )
+    p.add_argument("--rate", type=float, default=RATE, help="paid orders per second of event time")
     p.add_argument("--seed", type=int, default=1, help="the same seed streams the same events")
-    p.add_argument("--speedup", type=float, default=600.0, help="event time runs X times faster than wall time")
+    p.add_argument("--speedup", type=float, default=SPEEDUP, help="event time runs X times faster than wall time")
     p.add_argument("--keep", action="store_true", help="leave the broker running afterwards")
     after = p.add_mutually_exclusive_group()
     after.add_argument("--no-wait", action="store_true", help="stop once the scenario is sent, even at a terminal")

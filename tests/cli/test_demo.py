@@ -57,14 +57,14 @@ class Demo:
             self.ended = True
             self.changed.notify_all()
 
-    def wait_for(self, pattern: str, timeout_s: float, after: float = 0.0) -> tuple[float, re.Match[str]]:
-        """The first line (seen at or after `after`) matching `pattern`, and when it came."""
+    def wait_for(self, pattern: str, timeout_s: float) -> tuple[float, re.Match[str]]:
+        """The first line matching `pattern`, and when it came."""
         deadline = time.monotonic() + timeout_s
         with self.changed:
             while True:
                 for at, line in self.lines:
                     found = re.search(pattern, line)
-                    if found and at >= after:
+                    if found:
                         return at, found
                 left = deadline - time.monotonic()
                 if left <= 0 or self.ended:
