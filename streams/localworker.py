@@ -175,29 +175,45 @@ SETTLE_TYPICAL_S = 15.0
 their end offsets read), a gauge refresh to show it, and one more refresh for it to hold."""
 
 
+STOPPED_SHORT_S = 4 * GAUGE_REFRESH_S
+"""Watermarks unchanged this long with every record consumed have stopped short of their final
+value (a partition's newest event was rejected, say): settled as far as they will get."""
+
+
 def wait_settled(
-    port: int,
+    read: Callable[[], WorkerTally],
     records: int,
     final_watermarks_ms: Mapping[int, int],
     timeout_s: float,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> WorkerTally:
-    """Wait until the worker on `port` has consumed `records`, its watermarks reached their final
-    values (the quiet topics released, `streams.idle`) and stage two merged what that closed.
+    """Wait until a worker (its tally from `read`) has consumed `records`, its watermarks reached
+    their final values (the quiet topics released, `streams.idle`) and stage two merged what that
+    closed.
 
     The gauges refresh every GAUGE_REFRESH_S on separate timers, so the state must hold over a
-    whole refresh: a stage-two lag of 0 read before the last partials were written proves nothing."""
-    deadline = time.monotonic() + timeout_s
+    whole refresh: a stage-two lag of 0 read before the last partials were written proves nothing.
+    A watermark that never reaches its final value (its partition's newest event was rejected, so
+    it never moved the watermark) is taken as settled once it has stood still for STOPPED_SHORT_S
+    with everything consumed, which the quiet-topic release needs well under."""
+    deadline = clock() + timeout_s
     since: float | None = None
+    watermarks: dict[int, int] = {}
+    moved = clock()
     while True:
         sleep(0.5)
-        tally = WorkerTally.read(port)
-        now = time.monotonic()
+        tally, now = read(), clock()
+        if tally.watermarks_ms != watermarks:
+            watermarks, moved = tally.watermarks_ms, now
         if not tally.settled(records, final_watermarks_ms):
             since = None
         elif since is None:
             since = now
-        elif now - since > GAUGE_REFRESH_S:
+        if since is not None and now - since > GAUGE_REFRESH_S:
+            return tally
+        caught_up = tally.consumed >= records and tally.stage_two_lag == 0
+        if caught_up and now - moved > STOPPED_SHORT_S:
             return tally
         if now > deadline:
             behind = {p: wm for p, wm in final_watermarks_ms.items() if tally.watermarks_ms.get(p, -1) < wm}

@@ -296,7 +296,9 @@ def _settle(settings: Settings, sent: Sent, watch: Watch) -> WorkerTally:
     grace_ms = settings.grace_s * 1000
     final = {p: newest - grace_ms for p, newest in sent.newest_ms.items()}
     try:
-        return wait_settled(settings.web_port, sent.records, final, SETTLE_TIMEOUT_S, sleep=watch.sleep)
+        return wait_settled(
+            lambda: WorkerTally.read(settings.web_port), sent.records, final, SETTLE_TIMEOUT_S, sleep=watch.sleep
+        )
     except OSError:
         watch.check()  # its metrics did not answer: a death says more than the refused request
         raise
