@@ -74,6 +74,7 @@ BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.25
 IDLE_AFTER_S = 5.0
 """A topic partition that is fully consumed and has been quiet this long stops holding the watermark."""
+LAG_REFRESH_S = 5.0
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
@@ -635,7 +636,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_watching(sender: Any, **kwargs: Any) -> None:
-        for task in watching:
+        for task in (*watching, *lag_refresh):
             task.cancel()
         if transactions is not None:
             await transactions.stop()
@@ -647,6 +648,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         app.log.info("full garbage collection: %d unreachable objects", found)
 
     lag_series: set[tuple[str, str]] = set()
+    lag_refresh: list[asyncio.Future[None]] = []  # the one `refresh_lag_every` task, from the first assignment on
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -659,6 +661,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         m.rebalances.inc()
         if transactions is not None and (not watching or watching[0].done()):
             watching[:] = [asyncio.ensure_future(watch_recovery(transactions))]
+        if not lag_refresh or lag_refresh[0].done():
+            lag_refresh[:] = [asyncio.ensure_future(refresh_lag_every(LAG_REFRESH_S))]
         owned = {tp.partition for tp in assigned if tp.topic in input_names}
         m.partitions_owned.set(sum(1 for tp in assigned if tp.topic in input_names))
         for partition in set(engines) - owned:
@@ -671,7 +675,18 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             del last_seen[tp_key]
         stage_slot.on_assigned(any(tp.topic == partials_topic.get_topic_name() for tp in assigned))
 
-    @app.timer(interval=5.0)
+    async def refresh_lag_every(interval_s: float) -> None:
+        """`refresh_lag` from the first assignment on, table recovery included: Faust starts its
+        timers only once the tables are recovered, and a worker recovering for minutes (80 s
+        seen) must still show the records it owes, or CxkpiProcessorStalled cannot fire. Before
+        an engine exists a partition's lag counts from the group's committed offset."""
+        while not app.should_stop:
+            try:
+                await refresh_lag()
+            except Exception:  # a gauge must not stop the worker: the next round asks again
+                app.log.exception("refreshing the consumer lag failed")
+            await asyncio.sleep(interval_s)
+
     async def refresh_lag() -> None:
         """Records not yet processed, against the broker's end offsets (ListOffsets, one request):
         per owned input partition, and the partials waiting for stage two. Final windows trail
