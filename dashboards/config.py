@@ -1,8 +1,8 @@
 """Every threshold, window, selector and SLO the rules and dashboards use: one place to tune.
 
 Windows and `for:` durations are seconds. `scaled()` shrinks every window, duration and
-rate floor by one factor, so the end-to-end test can run the very same expressions against
-a scenario replayed faster than real time.
+rate floor of the KPI alerts by one factor, so the demo and the end-to-end test run the very
+same expressions against a scenario replayed faster than real time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ from prometheus_client.utils import floatToGoString
 
 HOUR = 3600
 MINUTE = 60
+REPLAY_EVALUATION_INTERVAL_S = 1
+"""The local stacks (`cxkpi demo`, the end-to-end tests: `streams.localmonitoring`) scrape and
+evaluate rules every second."""
+WALL_CLOCK = frozenset({"down_for_s", "stall_window_s", "stall_for_s", "lag_compare_s", "lag_for_s"})
+"""The processor alerts' windows and durations: they judge the worker on the wall clock,
+which a replay does not speed up (a start-up, a recovery or a rebalance takes as long at
+any pace), so `scaled()` leaves them as they are."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class Config:
     """Where dashboards/runbook.md is served; each alert links to its own section."""
     scale: float = 1.0
     """1.0 in production; the end-to-end test divides every window by its replay speed."""
+    evaluation_interval_s: int = 15
+    """Prometheus's rule evaluation interval (dashboards/prometheus/prometheus.yml): every `for:`
+    and `keep_firing_for:` is at least two of them, so one evaluation never pages."""
 
     ship_slo: Slo = Slo("ship_within_48h", 0.95, 172800.0)
     """In-stock shipments that left within 48 h of payment (by shipment time)."""
@@ -69,6 +79,7 @@ class Config:
 
     burst_compare_s: int = 30 * MINUTE
     burst_for_s: int = 10 * MINUTE
+    burst_info_for_s: int = MINUTE
 
     help_short_s: int = 15 * MINUTE
     help_baseline_s: int = 6 * HOUR
@@ -86,16 +97,31 @@ class Config:
     reject_window_s: int = 10 * MINUTE
     reject_for_s: int = 10 * MINUTE
 
-    def scaled(self, factor: float) -> Config:
-        """Every window, duration and per-second floor shrunk `factor` times (for replays)."""
-        changes: dict[str, object] = {"scale": self.scale * factor}
+    def scaled(self, factor: float, evaluation_interval_s: int = REPLAY_EVALUATION_INTERVAL_S) -> Config:
+        """The KPI alerts' windows, durations and per-second floors shrunk `factor` times, for a
+        stack that evaluates rules every `evaluation_interval_s` (replays). `for:` and
+        `keep_firing_for:` stay at two evaluations at least; the processor alerts' wall-clock
+        timings (`WALL_CLOCK`) stay as they are."""
+        changes: dict[str, object] = {"scale": self.scale * factor, "evaluation_interval_s": evaluation_interval_s}
         for name, value in vars(self).items():
+            if name in WALL_CLOCK or name == "evaluation_interval_s":
+                continue
             if name.endswith("_s") and isinstance(value, int):
                 changes[name] = max(int(value / factor), 1)
             elif name.endswith("_per_s"):
                 changes[name] = value * factor
         changes["page_burn"] = tuple(_scale_burn(b, factor) for b in self.page_burn)
         changes["ticket_burn"] = tuple(_scale_burn(b, factor) for b in self.ticket_burn)
+        return replace(self, **changes)._clamped()  # type: ignore[arg-type]
+
+    def _clamped(self) -> Config:
+        """Every `for:` and `keep_firing_for:` (when set) at least two evaluation intervals."""
+        least = 2 * self.evaluation_interval_s
+        changes = {
+            name: max(value, least)
+            for name, value in vars(self).items()
+            if name.endswith(("_for_s", "_keep_firing_s")) and isinstance(value, int) and value > 0
+        }
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

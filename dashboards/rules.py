@@ -253,7 +253,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
             cfg,
             "CxkpiOrderBurst",
             f"max(cxkpi_merchants_bursting{{{j}}}) > 0",
-            0,
+            cfg.burst_info_for_s,
             "info",
             "kpi",
             "{{ $value }} merchant(s) in an order burst",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboards.config import REPLAY_EVALUATION_INTERVAL_S
 from streams.localwatch import Child, describe_exit, log_tail, popen_child
 
 PROMETHEUS_NAMES = ("prometheus",)
@@ -88,7 +89,7 @@ def start_monitoring(
     prometheus_port: int,
     alertmanager_port: int | None,
     alertmanager_config: Path | None = None,
-    interval: str = "1s",
+    interval: str = f"{REPLAY_EVALUATION_INTERVAL_S}s",  # the scaled rules' `for:` floors count on it
     timeout_s: float = 30.0,
 ) -> Monitoring:
     """Prometheus scraping `targets` (job "cxkpi") with `rules`, and Alertmanager when a port is given."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dashboards.__main__ import GRAFANA_DIR, RULES_PATH, generated
-from dashboards.config import PRODUCTION
+from dashboards.config import PRODUCTION, REPLAY_EVALUATION_INTERVAL_S, WALL_CLOCK, Config
 from dashboards.grafana import DASHBOARDS, dashboard_json
-from dashboards.rules import alert_rules
+from dashboards.rules import alert_rules, rule_groups
+from streams.localmonitoring import start_monitoring
 from tests.conftest import REPO
 from tests.dashboards.tools import amtool, promtool
 
@@ -55,6 +58,47 @@ def test_every_alert_has_severity_for_and_a_runbook_section() -> None:
         assert rule["labels"]["component"] in ("kpi", "processor"), rule["alert"]
         assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
         assert rule["alert"].lower() in anchors, f"{rule['alert']} has no section in dashboards/runbook.md"
+
+
+def _seconds(d: str) -> int:
+    """A duration `dashboards.config.duration` wrote (90s, 2m, 1h, 1d) in seconds."""
+    return int(d[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[d[-1]]
+
+
+# the demo shrinks rules 60x at its default pace; the end-to-end test 20x and 60x
+SCALES = (1.0, 20.0, 60.0, 600.0)
+
+
+@pytest.mark.parametrize("factor", SCALES)
+def test_every_for_is_at_least_two_evaluations_however_scaled(factor: float) -> None:
+    cfg = PRODUCTION if factor == 1 else PRODUCTION.scaled(factor)
+    for rule in alert_rules(cfg):
+        for key in ("for", "keep_firing_for"):
+            if key in rule:
+                assert _seconds(rule[key]) >= 2 * cfg.evaluation_interval_s, (factor, rule["alert"], key, rule[key])
+
+
+def test_scaling_leaves_the_processors_wall_clock_alone() -> None:
+    scaled = PRODUCTION.scaled(60)
+    assert scaled.evaluation_interval_s == REPLAY_EVALUATION_INTERVAL_S
+    for field in fields(Config):
+        if field.name in WALL_CLOCK:
+            assert getattr(scaled, field.name) == getattr(PRODUCTION, field.name), field.name
+    assert (scaled.delay_short_s, scaled.delay_for_s, scaled.tail_baseline_s) == (5, 2, 360)
+
+
+def test_the_evaluation_intervals_are_the_ones_the_stacks_use() -> None:
+    compose = yaml.safe_load((REPO / "dashboards" / "prometheus" / "prometheus.yml").read_text())
+    assert _seconds(compose["global"]["evaluation_interval"]) == PRODUCTION.evaluation_interval_s
+    assert start_monitoring.__defaults__ is not None  # the local stacks evaluate at its default interval
+    assert f"{REPLAY_EVALUATION_INTERVAL_S}s" in start_monitoring.__defaults__
+
+
+@pytest.mark.parametrize("factor", (20.0, 60.0))
+def test_scaled_rule_files_are_valid(factor: float, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rule_groups(PRODUCTION.scaled(factor))))
+    assert "SUCCESS" in _run(promtool(), "check", "rules", str(path))
 
 
 def test_alertmanager_config_is_valid_and_inhibits_kpi_alerts() -> None:
