@@ -1,8 +1,10 @@
 """Every threshold, window, selector and SLO the rules and dashboards use: one place to tune.
 
-Windows and `for:` durations are seconds. `scaled()` shrinks every window, duration and
-rate floor of the KPI alerts by one factor, so the demo and the end-to-end test run the very
-same expressions against a scenario replayed faster than real time.
+Windows and `for:` durations are seconds. `scaled()` shrinks every window and duration of
+the KPI alerts by one factor, so the demo and the end-to-end test run the very same
+expressions against a scenario replayed faster than real time. Minimum volumes are counts
+of events over an alert's short window and are not scaled: a handful of events is a
+handful at any pace.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class Config:
     evaluation_interval_s: int = 15
     """Prometheus's rule evaluation interval (dashboards/prometheus/prometheus.yml): every `for:`
     and `keep_firing_for:` is at least two of them, so one evaluation never pages."""
+    baseline_coverage: float = 0.5
+    """A relative alert fires only once cxkpi's input has been counted over this share of its
+    baseline window (back from the window's end): a young Prometheus or pipeline has no
+    baseline, and a stream that starts from nothing ramps up (the first exceptions, tickets and
+    slow shipments of a new platform or a replay) against averages of almost nothing."""
 
     ship_slo: Slo = Slo("ship_within_48h", 0.95, 172800.0)
     """In-stock shipments that left within 48 h of payment (by shipment time)."""
@@ -62,17 +69,24 @@ class Config:
     delay_short_s: int = 5 * MINUTE
     delay_baseline_s: int = HOUR
     delay_factor: float = 5.0
-    delay_min_per_s: float = 0.02
     """A carrier's in-transit exceptions over the short window against its own previous hour."""
+    delay_min_exceptions: int = 20
+    """Minimum volume: the carrier's exceptions over the short window."""
     delay_for_s: int = 2 * MINUTE
+    delay_keep_firing_s: int = 30 * MINUTE
+    """Hysteresis: an outage's exceptions come in waves (the parcels in its network stall within
+    the hour, then nothing moves); the page stays until the carrier has been quiet this long."""
 
     tail_short_s: int = 30 * MINUTE
     tail_baseline_s: int = 6 * HOUR
     tail_factor: float = 1.5
     tail_floor_seconds: float = 24 * HOUR
+    tail_min_shipments: int = 200
+    """Minimum volume: shipments over the short window (a p90 of a few is noise)."""
     tail_for_s: int = 15 * MINUTE
 
     overdue_min: int = 100
+    """Minimum volume: overdue orders, before growth counts."""
     overdue_growth: float = 2.0
     overdue_compare_s: int = HOUR
     overdue_for_s: int = 15 * MINUTE
@@ -82,34 +96,37 @@ class Config:
     burst_info_for_s: int = MINUTE
 
     help_short_s: int = 15 * MINUTE
-    help_baseline_s: int = 6 * HOUR
+    help_baseline_s: int = HOUR
+    """Against the hour before: a surge follows its carrier outage or burst within the hour, and
+    a longer mean would take the daily rise of questions each morning for a surge."""
     help_factor: float = 3.0
-    help_min_per_s: float = 0.05
+    help_min_requests: int = 45
+    """Minimum volume: shipping help requests over the short window (0.05/s)."""
     help_for_s: int = 15 * MINUTE
+    help_keep_firing_s: int = 30 * MINUTE
 
     down_for_s: int = 2 * MINUTE
     stall_window_s: int = 5 * MINUTE
     stall_for_s: int = 5 * MINUTE
     lag_min_records: int = 10000
+    """Minimum volume: records waiting, before growth counts."""
     lag_compare_s: int = 10 * MINUTE
     lag_for_s: int = 10 * MINUTE
     reject_ratio: float = 0.01
+    reject_min_records: int = 100
+    """Minimum volume: rejected records over the window."""
     reject_window_s: int = 10 * MINUTE
     reject_for_s: int = 10 * MINUTE
 
     def scaled(self, factor: float, evaluation_interval_s: int = REPLAY_EVALUATION_INTERVAL_S) -> Config:
-        """The KPI alerts' windows, durations and per-second floors shrunk `factor` times, for a
-        stack that evaluates rules every `evaluation_interval_s` (replays). `for:` and
-        `keep_firing_for:` stay at two evaluations at least; the processor alerts' wall-clock
-        timings (`WALL_CLOCK`) stay as they are."""
+        """The KPI alerts' windows and durations shrunk `factor` times, for a stack that evaluates
+        rules every `evaluation_interval_s` (replays). `for:` and `keep_firing_for:` stay at two
+        evaluations at least; the processor alerts' wall-clock timings (`WALL_CLOCK`) and every
+        minimum volume stay as they are."""
         changes: dict[str, object] = {"scale": self.scale * factor, "evaluation_interval_s": evaluation_interval_s}
         for name, value in vars(self).items():
-            if name in WALL_CLOCK or name == "evaluation_interval_s":
-                continue
-            if name.endswith("_s") and isinstance(value, int):
+            if name.endswith("_s") and isinstance(value, int) and name not in WALL_CLOCK | {"evaluation_interval_s"}:
                 changes[name] = max(int(value / factor), 1)
-            elif name.endswith("_per_s"):
-                changes[name] = value * factor
         changes["page_burn"] = tuple(_scale_burn(b, factor) for b in self.page_burn)
         changes["ticket_burn"] = tuple(_scale_burn(b, factor) for b in self.ticket_burn)
         return replace(self, **changes)._clamped()  # type: ignore[arg-type]

@@ -4,8 +4,11 @@ Recording rules follow `level:metric:operations`; alerts are CamelCase, carry `s
 (page, ticket, info), `component` (kpi or processor: a processor alert inhibits the KPI
 alerts it would fake) and a `runbook_url` to their section of dashboards/runbook.md.
 Relative alerts compare a recorded short-window rate with its own mean over the window
-before it (`avg_over_time(...[1h] offset 5m)`): with no history there is no baseline and
-they cannot fire, and a young series is not under-counted as a long `rate()` would be.
+before it (`avg_over_time(...[1h] offset 5m)`): a young series is not under-counted as a long
+`rate()` would be. They page only for real incidents: a minimum volume (events over the
+short window), and only once cxkpi's input was counted over part of the baseline window
+(`Config.baseline_coverage`), so a young Prometheus or a stream ramping up from nothing
+compares with no average of almost nothing.
 """
 
 from __future__ import annotations
@@ -110,12 +113,20 @@ def recording_rules(cfg: Config) -> list[Rule]:
 
 
 def _alert(
-    cfg: Config, name: str, expr: str, for_s: int, severity: str, component: str, summary: str, description: str
+    cfg: Config,
+    name: str,
+    expr: str,
+    for_s: int,
+    severity: str,
+    component: str,
+    summary: str,
+    description: str,
+    keep_firing_s: int = 0,
 ) -> Rule:
-    return {
-        "alert": name,
-        "expr": expr,
-        "for": duration(for_s),
+    rule: Rule = {"alert": name, "expr": expr, "for": duration(for_s)}
+    if keep_firing_s:
+        rule["keep_firing_for"] = duration(keep_firing_s)
+    return rule | {
         "labels": {"severity": severity, "component": component},
         "annotations": {
             "summary": summary,
@@ -123,6 +134,14 @@ def _alert(
             "runbook_url": f"{cfg.runbook_base}#{name.lower()}",
         },
     }
+
+
+def _input_counted(cfg: Config, baseline_s: int, offset_s: int) -> str:
+    """A relative alert's condition that a baseline exists: cxkpi's input was already counted
+    `baseline_coverage` of the way into the baseline window (which ends `offset_s` ago)."""
+    consumed = f"cxkpi:events_consumed:rate{_name_w(cfg, cfg.delay_short_s)}"
+    since = offset_s + round(cfg.baseline_coverage * baseline_s)
+    return f"on() {consumed} offset {_w(cfg, since)}"
 
 
 def _burn_expr(cfg: Config, slo: Slo, level: str, windows: tuple[Any, ...]) -> str:
@@ -142,13 +161,25 @@ def alert_rules(cfg: Config) -> list[Rule]:
         # the mean of the recorded short rate: unbiased for a series younger than the window
         return f"avg_over_time({record}[{_w(cfg, window_s)}] offset {_w(cfg, offset_s)})"
 
+    def volume(metric: str, by: str, window_s: int, least: int, match: str = "") -> str:
+        # the minimum volume: events over the short window, by the alert's labels
+        group = f" by ({by}) " if by else ""
+        return f"sum{group}(increase({metric}{{{j}{match}}}[{_w(cfg, window_s)}])) >= {least}"
+
     exc_now = f"carrier:cxkpi_shipment_exceptions:rate{_name_w(cfg, cfg.delay_short_s)}"
-    # a carrier with no exceptions in the baseline window has a baseline of 0 (the floor still holds)
+    # a carrier with no exceptions in the baseline window has a baseline of 0 (the volume still holds)
     exc_before = f"({baseline(exc_now, cfg.delay_baseline_s, cfg.delay_short_s)} or {exc_now} * 0)"
+    exc_volume = volume("cxkpi_shipment_exceptions_total", "carrier", cfg.delay_short_s, cfg.delay_min_exceptions)
     tail_now = f"cxkpi:time_to_ship_seconds:p90_rate{_name_w(cfg, cfg.tail_short_s)}"
     tail_before = baseline(tail_now, cfg.tail_baseline_s, cfg.tail_short_s)
+    tail_volume = volume("cxkpi_time_to_ship_seconds_count", "", cfg.tail_short_s, cfg.tail_min_shipments)
     help_now = f'reason:cxkpi_help_requests:rate{_name_w(cfg, cfg.help_short_s)}{{reason="shipping"}}'
-    help_before = baseline(help_now, cfg.help_baseline_s, cfg.help_short_s)
+    help_before = f"({baseline(help_now, cfg.help_baseline_s, cfg.help_short_s)} or {help_now} * 0)"
+    help_volume = volume(
+        "cxkpi_help_requests_total", "reason", cfg.help_short_s, cfg.help_min_requests, ',reason="shipping"'
+    )
+    rejected = f'cxkpi_events_consumed_total{{{j},outcome="rejected"}}'
+    reject_w = _w(cfg, cfg.reject_window_s)
 
     def total(metric: str, offset_s: int | None = None) -> str:
         off = f" offset {_w(cfg, offset_s)}" if offset_s else ""
@@ -160,7 +191,8 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiCarrierDelaySpike",
-            f"{exc_now}\n  > {cfg.delay_factor:g} * {exc_before}\nand {exc_now} > {cfg.delay_min_per_s:.4g}",
+            f"{exc_now}\n  > {cfg.delay_factor:g} * {exc_before}\nand {exc_volume}"
+            f"\nand {_input_counted(cfg, cfg.delay_baseline_s, cfg.delay_short_s)}",
             cfg.delay_for_s,
             "page",
             "kpi",
@@ -168,11 +200,13 @@ def alert_rules(cfg: Config) -> list[Rule]:
             f"over {cfg.delay_factor:g}x its previous hour",
             "Parcels with this carrier are stalling (pick-up stopped, hub outage). Buyers will ask "
             "where their parcels are; check the carrier and notify affected buyers.",
+            cfg.delay_keep_firing_s,
         ),
         _alert(
             cfg,
             "CxkpiTimeToShipTailSpike",
-            f"{tail_now}\n  > {cfg.tail_factor:g} * {tail_before}\nand {tail_now} > {cfg.tail_floor_seconds:g}",
+            f"{tail_now}\n  > {cfg.tail_factor:g} * {tail_before}\nand {tail_now} > {cfg.tail_floor_seconds:g}"
+            f"\nand on() {tail_volume}\nand {_input_counted(cfg, cfg.tail_baseline_s, cfg.tail_short_s)}",
             cfg.tail_for_s,
             "page",
             "kpi",
@@ -228,13 +262,15 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiHelpRequestSurge",
-            f"{help_now}\n  > {cfg.help_factor:g} * {help_before}\nand {help_now} > {cfg.help_min_per_s:.4g}",
+            f"{help_now}\n  > {cfg.help_factor:g} * {help_before}\nand {help_volume}"
+            f"\nand {_input_counted(cfg, cfg.help_baseline_s, cfg.help_short_s)}",
             cfg.help_for_s,
             "ticket",
             "kpi",
             'Shipping help requests at {{ $value | printf "%.2f" }}/s, '
-            f"over {cfg.help_factor:g}x their previous {duration(round(cfg.help_baseline_s * cfg.scale))}",
+            f"over {cfg.help_factor:g}x their previous {_name_w(cfg, cfg.help_baseline_s)}",
             "Buyers are asking where their orders are: look for a carrier delay or a burst behind it.",
+            cfg.help_keep_firing_s,
         ),
         _alert(
             cfg,
@@ -295,8 +331,9 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiRejectRateHigh",
-            f'sum(rate(cxkpi_events_consumed_total{{{j},outcome="rejected"}}[{_w(cfg, cfg.reject_window_s)}]))\n'
-            f"  / sum(rate(cxkpi_events_consumed_total{{{j}}}[{_w(cfg, cfg.reject_window_s)}])) > {cfg.reject_ratio:g}",
+            f"sum(rate({rejected}[{reject_w}]))\n"
+            f"  / sum(rate(cxkpi_events_consumed_total{{{j}}}[{reject_w}])) > {cfg.reject_ratio:g}"
+            f"\nand sum(increase({rejected}[{reject_w}])) >= {cfg.reject_min_records}",
             cfg.reject_for_s,
             "ticket",
             "processor",

@@ -78,12 +78,13 @@ def test_every_for_is_at_least_two_evaluations_however_scaled(factor: float) -> 
                 assert _seconds(rule[key]) >= 2 * cfg.evaluation_interval_s, (factor, rule["alert"], key, rule[key])
 
 
-def test_scaling_leaves_the_processors_wall_clock_alone() -> None:
+def test_scaling_leaves_minimum_volumes_and_the_processors_wall_clock_alone() -> None:
     scaled = PRODUCTION.scaled(60)
     assert scaled.evaluation_interval_s == REPLAY_EVALUATION_INTERVAL_S
     for field in fields(Config):
-        if field.name in WALL_CLOCK:
-            assert getattr(scaled, field.name) == getattr(PRODUCTION, field.name), field.name
+        before, after = getattr(PRODUCTION, field.name), getattr(scaled, field.name)
+        if field.name in WALL_CLOCK or "_min" in field.name:  # a handful of events is a handful at any pace
+            assert after == before, field.name
     assert (scaled.delay_short_s, scaled.delay_for_s, scaled.tail_baseline_s) == (5, 2, 360)
 
 
