@@ -18,7 +18,9 @@ MINUTE = 60
 REPLAY_EVALUATION_INTERVAL_S = 1
 """The local stacks (`cxkpi demo`, the end-to-end tests: `streams.localmonitoring`) scrape and
 evaluate rules every second."""
-WALL_CLOCK = frozenset({"down_for_s", "stall_window_s", "stall_for_s", "lag_compare_s", "lag_for_s"})
+WALL_CLOCK = frozenset(
+    {"down_for_s", "startup_grace_s", "absent_for_s", "stall_window_s", "stall_for_s", "lag_compare_s", "lag_for_s"}
+)
 """The processor alerts' windows and durations: they judge the worker on the wall clock,
 which a replay does not speed up (a start-up, a recovery or a rebalance takes as long at
 any pace), so `scaled()` leaves them as they are."""
@@ -106,6 +108,12 @@ class Config:
     help_keep_firing_s: int = 30 * MINUTE
 
     down_for_s: int = 2 * MINUTE
+    startup_grace_s: int = 5 * MINUTE
+    """A target Prometheus has known for less than this (a worker starting, a fresh Prometheus)
+    is not down yet: the first scrapes of a starting worker fail."""
+    absent_for_s: int = 10 * MINUTE
+    """No worker target at all (service discovery lost them); a fresh Prometheus has none for
+    one interval, before its first scrape."""
     stall_window_s: int = 5 * MINUTE
     stall_for_s: int = 5 * MINUTE
     lag_min_records: int = 10000

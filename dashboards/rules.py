@@ -298,7 +298,8 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiProcessorDown",
-            f"up{{{j}}} == 0 or absent(up{{{j}}})",
+            # a target Prometheus has known for less than the grace is starting, not down
+            f"up{{{j}}} == 0\nand up{{{j}}} offset {_w(cfg, cfg.startup_grace_s)}",
             cfg.down_for_s,
             "page",
             "processor",
@@ -308,15 +309,27 @@ def alert_rules(cfg: Config) -> list[Rule]:
         ),
         _alert(
             cfg,
+            "CxkpiProcessorAbsent",
+            f"absent(up{{{j}}})",
+            cfg.absent_for_s,
+            "page",
+            "processor",
+            f"Prometheus has no cxkpi worker to scrape (job {cfg.job})",
+            "No worker target at all: service discovery lost them or the workers are not deployed. "
+            "Every KPI is stale; KPI alerts are inhibited while this fires.",
+        ),
+        _alert(
+            cfg,
             "CxkpiProcessorStalled",
-            f"sum by (instance) (cxkpi_consumer_lag_records{{{j}}}) > 0\nand sum by (instance) "
-            f"(rate(cxkpi_events_consumed_total{{{j}}}[{_w(cfg, cfg.stall_window_s)}])) == 0",
+            # no consumption, or no consumed series yet (a worker recovering its tables)
+            f"sum by (instance) (cxkpi_consumer_lag_records{{{j}}}) > 0\nunless on (instance) sum by (instance) "
+            f"(rate(cxkpi_events_consumed_total{{{j}}}[{_w(cfg, cfg.stall_window_s)}])) > 0",
             cfg.stall_for_s,
             "page",
             "processor",
             "cxkpi worker {{ $labels.instance }} has {{ $value }} records waiting and consumes none",
-            "The worker is up but not processing: stuck rebalance, broker trouble or a hung agent. "
-            "KPI alerts are inhibited while this fires.",
+            "The worker is up but not processing: stuck rebalance or table recovery, broker trouble or a "
+            "hung agent. KPI alerts are inhibited while this fires.",
         ),
         _alert(
             cfg,

@@ -106,7 +106,7 @@ def test_alertmanager_config_is_valid_and_inhibits_kpi_alerts() -> None:
     assert "SUCCESS" in _run(amtool(), "check-config", str(ALERTMANAGER))
     config = yaml.safe_load(ALERTMANAGER.read_text())
     sources = [r["source_matchers"] for r in config["inhibit_rules"]]
-    assert ['alertname=~"CxkpiProcessorDown|CxkpiProcessorStalled"'] in sources
+    assert ['alertname=~"CxkpiProcessorDown|CxkpiProcessorAbsent|CxkpiProcessorStalled"'] in sources
 
 
 def test_generated_files_match_the_code() -> None:
