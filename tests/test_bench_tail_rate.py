@@ -7,19 +7,7 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench.__main__ import TAIL_FROM, _time_by_counter
-
-
-class FakeClock:
-    """`time` for `_time_by_counter`: sleeping moves the clock, nothing waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 def test_the_tail_rate_is_the_last_quarters(monkeypatch: pytest.MonkeyPatch) -> None:

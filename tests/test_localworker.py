@@ -8,32 +8,22 @@ from collections.abc import Callable
 import pytest
 
 from streams.localworker import GAUGE_REFRESH_S, STOPPED_SHORT_S, WorkerTally, wait_settled
+from tests.fake_clock import FakeClock
 
 FINAL = {0: 1_000, 1: 2_000}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _tally(consumed: int, watermarks: dict[int, int], lag: int = 0) -> WorkerTally:
     return WorkerTally(consumed, 0, {}, watermarks, lag)
 
 
-def _worker(clock: Clock, timeline: list[tuple[float, WorkerTally]]) -> Callable[[], WorkerTally]:
+def _worker(clock: FakeClock, timeline: list[tuple[float, WorkerTally]]) -> Callable[[], WorkerTally]:
     """The tally of the latest step of `timeline` (from, tally) that has begun."""
     return lambda: [tally for start, tally in timeline if start <= clock.now][-1]
 
 
 def test_settled_once_the_final_state_holds_over_a_refresh() -> None:
-    clock = Clock()
+    clock = FakeClock()
     read = _worker(
         clock,
         [
@@ -49,7 +39,7 @@ def test_settled_once_the_final_state_holds_over_a_refresh() -> None:
 
 
 def test_a_watermark_that_stops_short_is_taken_as_settled_once_it_stands_still() -> None:
-    clock = Clock()
+    clock = FakeClock()
     read = _worker(clock, [(0, _tally(80, {0: 500})), (2, _tally(100, {0: 1_000, 1: 1_500}))])
     tally = wait_settled(read, 100, FINAL, 60, sleep=clock.sleep, clock=clock)
     assert tally.watermarks_ms[1] == 1_500
@@ -57,7 +47,7 @@ def test_a_watermark_that_stops_short_is_taken_as_settled_once_it_stands_still()
 
 
 def test_a_worker_that_does_not_catch_up_is_an_error() -> None:
-    clock = Clock()
+    clock = FakeClock()
     read = _worker(clock, [(0, _tally(40, {0: 500}, lag=7))])
     with pytest.raises(RuntimeError, match=r"consumed 40 of 100, partitions \[0, 1\] short .* stage-two lag 7"):
         wait_settled(read, 100, FINAL, 30, sleep=clock.sleep, clock=clock)

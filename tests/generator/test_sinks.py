@@ -6,17 +6,7 @@ from __future__ import annotations
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.sinks import paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 def _stream(hours: int = 2) -> EventStream:
