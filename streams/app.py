@@ -42,13 +42,13 @@ from streams.admin import partitions_for, window_partials_topic
 from streams.batch_delivery import BatchApp
 from streams.committed_reads import MarkerAwareRecovery
 from streams.config import Settings
-from streams.kafka_security import faust_credentials
+from streams.kafka_security import faust_credentials, kafka_python_config
 from streams.kept_queue import keep_queued_on_resume
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.merge import OVERDUE, encoded_key, group_id, parse_key, progress_id
 from streams.kpis.stage_two import StageTwo
 from streams.membership import GroupMembership, Member
-from streams.offsets import Arrival, Expected
+from streams.offsets import Arrival, Expected, commit_where_state_stands
 from streams.outbox import Delivery, Outbox
 from streams.outputs import dead_letters
 from streams.outputs.guarantee import burst_alert, guarantee_status, shipping_alert
@@ -57,6 +57,7 @@ from streams.partitioner import partition_of, partition_of_order, partition_of_s
 from streams.stage_slot import StageSlot
 from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
 from streams.state_writes import MERGE_STATE, ORDER_STATE, TICKET_STATE, WINDOW_STATE
+from streams.topic_reader import first_committed_offset
 from streams.transactions import Transactions, next_offsets
 from streams.versioned import latest
 from topics.contract import (
@@ -400,8 +401,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         An error stops the worker with the batch unacked."""
         async with fatal("kpi_events"):
             member = group_member()
-            async with engines_busy, in_transaction(next_offsets(batch)):
+            offsets = next_offsets(batch)
+            async with engines_busy, in_transaction(offsets):
                 await apply_batch(batch, member)
+                commit_where_state_stands(offsets, lambda tp: expected[tp.partition])
             app.consumer.ack_batch(batch)  # type: ignore[attr-defined]  # a BatchConsumer under batch delivery
 
     if settings.delivery == "batch":
@@ -459,9 +462,23 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         """After a batch, seek each topic partition still waiting for its expected record back
         to it (`streams.offsets`); after every batch until it comes: a rebalance can undo a seek."""
         for tp, position in rewind.items():
-            if tp.topic in arrivals(tp).waiting:
+            waiting = arrivals(tp)
+            if waiting.gaps_expected and tp.topic in waiting.waiting and await gap_confirmed(tp, waiting):
+                position = waiting.next_offset[tp.topic]
+                app.log.info("%s-%s: no committed record before %s: going on there", tp.topic, tp.partition, position)
+                await app.consumer.seek(tp, position)
+            elif tp.topic in waiting.waiting:
                 app.log.warning("%s-%s: record %s was skipped, seeking back to it", tp.topic, tp.partition, position)
                 await app.consumer.seek(tp, position)
+
+    async def gap_confirmed(tp: Any, arrivals: Expected) -> bool:
+        """Asks the broker whether the offsets from the expected one on hold only transaction
+        markers and aborted records (`streams.offsets`); moves `arrivals` past them if so."""
+        start = arrivals.next_offset[tp.topic]
+        first = await asyncio.to_thread(
+            first_committed_offset, settings.bootstrap, tp.topic, tp.partition, start, **kafka_python_config(settings)
+        )
+        return first is not None and arrivals.confirm_gap(tp.topic, first)
 
     @app.agent(partials_topic)
     async def merge_windows(stream: Any) -> Any:
@@ -489,7 +506,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             try:
                 rewind: dict[Any, int] = {}
                 member = group_member()
-                async with in_transaction(next_offsets(event.message for event in batch)):
+                offsets = next_offsets(event.message for event in batch)
+                async with in_transaction(offsets):
                     outputs: list[tuple[str, int, bytes, bytes]] = []
                     finals = 0
                     counts = {t: await outbox.partition_count(t) for t in (KPI_WINDOWS.name, SHIPPING_ALERTS.name)}
@@ -504,6 +522,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                             finals += final_windows
                         elif arrival is Arrival.AHEAD:
                             rewind[msg.tp] = arrivals.next_offset[msg.topic]
+                    commit_where_state_stands(offsets, lambda tp: arrivals)  # noqa: B023  # called at once
                     await still_member(member)
                     for topic, partition, key, value in outputs:  # appended: a batch completes thousands
                         outbox.append(topic, partition, key, value)

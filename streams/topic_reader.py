@@ -60,3 +60,23 @@ def read_to_end(
             for batch in consumer.poll(timeout_ms=1000).values():
                 records.extend(batch)
         return records
+
+
+def first_committed_offset(
+    bootstrap: str, topic: str, partition: int, start: int, timeout_s: float = 10.0, **client: Any
+) -> int | None:
+    """The offset of the first committed record of one partition at or after `start` (None:
+    none is readable yet, or the broker did not answer within `timeout_s`).
+
+    What lies between `start` and it holds only transaction markers and aborted records: the
+    broker's word on a gap that a group consumer's behaviour cannot prove (`streams.offsets`)."""
+    with _reader(bootstrap, topic, client) as (consumer, _):
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        end = consumer.end_offsets([tp])[tp]  # read_committed: the last stable offset
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500, max_records=1).values():
+                return int(min(record.offset for record in batch))
+        return None

@@ -13,7 +13,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.config import Settings
-from streams.topic_reader import end_offsets, read_to_end
+from streams.topic_reader import end_offsets, first_committed_offset, read_to_end
 
 pytestmark = pytest.mark.kafka
 
@@ -72,3 +72,33 @@ def test_read_to_end_since_reads_only_what_came_after(kafka: Settings) -> None:
     assert since == {0: 1, 1: 1}
     assert [r.value for r in read_to_end(kafka.bootstrap, topic, 20.0, since=since)] == [b"later"]
     assert sorted(r.value for r in read_to_end(kafka.bootstrap, topic, 20.0)) == [b"earlier", b"earlier", b"later"]
+
+
+async def _gaps(bootstrap: str, topic: str) -> dict[int, int | None]:
+    """Offsets 0 to 5: committed (0), its marker (1), aborted (2), its marker (3), committed
+    (4), its marker (5); then one in a transaction left open (6). Returns, for each start,
+    the first committed offset the broker reports."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"gaps-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        for commit in (True, False, True):
+            await producer.begin_transaction()
+            await (await producer.send(topic, b"partial", key=b"window"))
+            await (producer.commit_transaction() if commit else producer.abort_transaction())
+        await producer.begin_transaction()
+        await (await producer.send(topic, b"open", key=b"window"))
+        found = {
+            start: await asyncio.to_thread(first_committed_offset, bootstrap, topic, 0, start, 5.0)
+            for start in range(8)
+        }
+        await producer.abort_transaction()
+        return found
+    finally:
+        await producer.stop()
+
+
+def test_first_committed_offset_steps_over_markers_and_aborted_records(kafka: Settings) -> None:
+    """Stage two's word on a gap in the partials (`streams.offsets`): from a marker or an
+    aborted record, the next committed record; from the open transaction's record, none yet."""
+    topic = _new_topic(kafka.bootstrap, partitions=1)
+    assert asyncio.run(_gaps(kafka.bootstrap, topic)) == {0: 0, 1: 4, 2: 4, 3: 4, 4: 4, 5: None, 6: None, 7: None}
