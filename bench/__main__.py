@@ -34,14 +34,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import subset, textbook_faust
 from bench.live import LiveFeed, LiveSink
 from bench.subset import Subset
-from streams import localkafka
-from streams.admin import create_topics
+from streams.clients.admin import create_topics
+from streams.clients.reader import end_offsets, read_to_end
 from streams.config import Settings
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream, OutRecord
 from streams.kpis.engine import EngineConfig
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import (
+from streams.local import broker as local_broker
+from streams.local.worker import (
     free_port,
     metric_families,
     metric_family,
@@ -52,7 +53,6 @@ from streams.localworker import (
     stop_worker,
 )
 from streams.progress import Progress
-from streams.topic_reader import end_offsets, read_to_end
 from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS, KPI_WINDOWS
 
 HERE = Path(__file__).resolve().parent
@@ -326,7 +326,7 @@ def _textbook(settings: Settings, total: int, log: Path, reference: Subset) -> d
 
     create_topics(settings, textbook_faust.regrouped_topics())
     args = [settings.bootstrap, "{port}", str(log.parent / "textbook")]
-    return _time_module("bench.textbook_faust", args, total, log, then=check, broker=localkafka.status(settings).pid)
+    return _time_module("bench.textbook_faust", args, total, log, then=check, broker=local_broker.status(settings).pid)
 
 
 def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def _worker(settings: Settings, total: int, log: Path, reference: Subset) -> dic
         def consumed() -> float:
             return _scrape_total(settings.web_port, "cxkpi_events_consumed")
 
-        result = _time_by_counter(consumed, total, proc, broker=localkafka.status(settings).pid)
+        result = _time_by_counter(consumed, total, proc, broker=local_broker.status(settings).pid)
         input_done = time.time()  # wall clock: the output records' timestamps are the worker's
         result["peak_rss_mb"] = _peak_rss_mb(proc.pid)
 
@@ -367,7 +367,7 @@ def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[
     args = [settings.bootstrap, "{port}", str(log.parent / "quix-state"), out_topic]
     # its time alignment of the concatenated topics holds the last few records of a finite
     # backlog back (171 of 200,000 on 2026-11-26) until newer ones come: timed to 99.9%
-    broker = localkafka.status(settings).pid
+    broker = local_broker.status(settings).pid
     return _time_module("bench.quix_subset", args, total, log, enough=QUIX_ENOUGH, then=check, broker=broker)
 
 
@@ -389,7 +389,7 @@ def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
             samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs), merging))
             return sum(counts)
 
-        result = _time_by_counter(both, total, *procs, broker=localkafka.status(settings).pid)
+        result = _time_by_counter(both, total, *procs, broker=local_broker.status(settings).pid)
         result["peak_rss_mb"] = max(_peak_rss_mb(p.pid) for p in procs)
         result["both_busy"] = _both_busy(samples)
         return result
@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         CXKPI_WINDOW_SIZES=str(ENGINE_CONFIG.window_sizes_ms[0] // 1000),
     )
     print(f"broker: starting on {settings.bootstrap} (data in {work})", flush=True)
-    localkafka.start(settings)
+    local_broker.start(settings)
     results: dict[str, Any] = {}
     delay: dict[str, Any] = {}
     try:
@@ -651,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             delay = _delay_at(settings, args.seed, total, top / 2, args.delay_seconds, work / "delay.log")
             print(f"cxkpi_delay: {delay}", flush=True)
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)
         if not args.keep_data:
             _remove_data(work)
     return _report(results, delay, args.events)

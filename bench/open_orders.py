@@ -28,14 +28,14 @@ from faust.stores.rocksdb import RocksDBOptions
 from rocksdict import Rdict
 
 from bench.__main__ import write_result
-from streams import state_writes
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream
 from streams.kpis.engine import EngineConfig, PartitionEngine
-from streams.localworker import proc_status_mb
-from streams.partitioner import partition_of
-from streams.state_store import ROCKSDB_OPTIONS, PartitionStates
+from streams.local.worker import proc_status_mb
+from streams.worker.state import writes as state_writes
+from streams.worker.state.store import ROCKSDB_OPTIONS, PartitionStates
 from topics.contract import CATEGORIES, INPUT_PARTITIONS, ORDERS
+from topics.partitioner import partition_of
 from topics.validation import decode_event
 
 BATCH = 5000

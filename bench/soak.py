@@ -24,11 +24,11 @@ from typing import Any
 
 from bench.__main__ import DEFAULT_MAX_RATE, ORDERS_PER_EVENT_S, write_result
 from bench.live import LiveFeed
-from streams import localkafka
-from streams.admin import create_topics
+from streams.clients.admin import create_topics
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream, Faults
-from streams.localworker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
+from streams.local import broker as local_broker
+from streams.local.worker import metric_sum, own_broker_settings, proc_status_mb, start_worker, stop_worker
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="cxkpi-soak-"))
     settings = own_broker_settings(work / "kafka", "cxkpi-soak")
     log = work / "worker.log"
-    localkafka.start(settings)
+    local_broker.start(settings)
     samples: list[dict[str, Any]] = []
     feed = LiveFeed(settings.bootstrap, rate)
     stop = threading.Event()
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             producer.join(30)
             stop_worker(worker)
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)
     if failed:
         raise RuntimeError(f"the live feed failed: {failed[0]}")
     half = samples[len(samples) // 2 :]

@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 HOUR = 3600
 MINUTE = 60
 REPLAY_EVALUATION_INTERVAL_S = 1
-"""The local stacks (`cxkpi demo`, the end-to-end tests: `streams.localmonitoring`) scrape and
+"""The local stacks (`cxkpi demo`, the end-to-end tests: `streams.local.monitoring`) scrape and
 evaluate rules every second."""
 WALL_CLOCK = frozenset(
     {"down_for_s", "startup_grace_s", "absent_for_s", "stall_window_s", "stall_for_s", "lag_compare_s", "lag_for_s"}

@@ -65,7 +65,8 @@ class Settings:
     (rocksdict on disk under CXKPI_STATE_DIR: large state, and a restart replays only what is new)."""
     delivery: str = "batch"
     """How input records reach the KPI engine (CXKPI_DELIVERY): 'batch' (each fetch straight from
-    the consumer, `streams.batch_delivery`) or 'agent' (Faust's per-record path, through an agent's stream)."""
+    the consumer, `streams.worker.transport.batch_delivery`) or 'agent' (Faust's per-record path,
+    through an agent's stream)."""
     guarantee: str = "at_least_once"
     """Processing guarantee (CXKPI_PROCESSING_GUARANTEE): 'at_least_once' (state and upserted outputs
     exact after any crash, rejects and alerts possibly repeated) or 'exactly_once' (each batch's
@@ -99,7 +100,7 @@ class Settings:
     fetch_max_wait_ms: int = 100
     """How long the broker may hold the worker's fetch when it finds no new records
     (CXKPI_FETCH_MAX_WAIT_MS; Faust's is 1500). A longer hold stalls the busy partitions
-    behind the idle ones in a backlog (`streams.fetching`); a record ends it at once."""
+    behind the idle ones in a backlog (`streams.worker.transport.fetching`); a record ends it at once."""
     fetch_partition_bytes: int = 4 << 20
     """Most bytes one fetch takes of each partition (CXKPI_FETCH_PARTITION_BYTES): 4 MiB under
     batch delivery, fewer fetches in a backlog; Faust's 1 MiB under agent delivery, whose

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams import localkafka
 from streams.config import Settings, load_settings
-from streams.localworker import REPO, free_port
+from streams.local import broker as local_broker
+from streams.local.worker import REPO, free_port
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +27,8 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         "CXKPI_KAFKA_DATA_DIR": str(data),
     }
     settings = load_settings(env)
-    localkafka.start(settings)
+    local_broker.start(settings)
     try:
         yield settings
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)

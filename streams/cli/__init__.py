@@ -9,9 +9,9 @@ import threading
 from collections.abc import Callable
 
 from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
+from streams.clients.reachable import BrokerUnreachable, require_broker
+from streams.clients.security import KafkaAuthError
 from streams.config import SettingsError, load_settings
-from streams.kafka_security import KafkaAuthError
-from streams.reachable import BrokerUnreachable, require_broker
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from streams import localkafka
-from streams.reachable import require_broker
+from streams.clients.reachable import require_broker
+from streams.local import broker as local_broker
 
 
 def register(sub: Any) -> None:
@@ -22,18 +22,18 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "start":
             if settings.external_cluster:
                 require_broker(settings)
-                localkafka.wait_ready(settings.bootstrap, timeout_s=15)
+                local_broker.wait_ready(settings.bootstrap, timeout_s=15)
                 print(f"CXKPI_BOOTSTRAP={settings.bootstrap} is an existing cluster: nothing started")
                 return 0
-            print(localkafka.start(settings).describe())
+            print(local_broker.start(settings).describe())
         elif args.action == "stop":
-            stopped = localkafka.stop(settings)
+            stopped = local_broker.stop(settings)
             print("kafka stopped" if stopped else "kafka was not running")
         else:
-            status = localkafka.status(settings)
+            status = local_broker.status(settings)
             print(status.describe())
             return 0 if status.running else 3
-    except localkafka.BrokerError as exc:
+    except local_broker.BrokerError as exc:
         print(f"cxkpi broker {args.action}: {exc}", file=sys.stderr)
         return 1
     return 0

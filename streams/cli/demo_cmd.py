@@ -1,6 +1,6 @@
 """`cxkpi demo`: broker, topics, one KPI worker and a scenario streaming live, then a clean stop.
 
-Everything it starts is watched while the scenario streams (`streams.localwatch`): a child
+Everything it starts is watched while the scenario streams (`streams.local.watch`): a child
 that dies ends the demo with its exit status and the end of its log, not a run that looks
 fine. The demo streams the scenario's payments paced and stops at the last one; order
 lifecycles still in flight then are not fast-forwarded (`streams.generator.sinks.until`).
@@ -23,22 +23,22 @@ from kafka.errors import KafkaError
 import dashboards
 from dashboards.config import PRODUCTION
 from dashboards.rules import rule_groups
-from streams import localkafka
-from streams.admin import create_topics, partitions_for
 from streams.cli import generate_cmd
+from streams.clients.admin import create_topics, partitions_for
+from streams.clients.reachable import require_broker
+from streams.clients.security import kafka_python_config
 from streams.config import Settings, paced_grace_s
 from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
 from streams.generator.truth import phase_kpis, render_deltas
-from streams.kafka_security import kafka_python_config
-from streams.localmonitoring import Monitoring, MonitoringError, MonitoringNotInstalled, start_monitoring
-from streams.localwatch import ChildExited, Watch, popen_child
-from streams.localworker import SETTLE_TYPICAL_S, WorkerTally, start_worker, stop_worker, wait_settled
-from streams.partitioner import partition_of_shared
+from streams.local import broker as local_broker
+from streams.local.monitoring import Monitoring, MonitoringError, MonitoringNotInstalled, start_monitoring
+from streams.local.watch import ChildExited, Watch, popen_child
+from streams.local.worker import SETTLE_TYPICAL_S, WorkerTally, start_worker, stop_worker, wait_settled
 from streams.progress import Progress
-from streams.reachable import require_broker
 from topics.contract import ORDERS
+from topics.partitioner import partition_of_shared
 
 ALERTMANAGER_CONFIG = Path(dashboards.__file__).parent / "alertmanager" / "alertmanager.yml"
 RULE_SPEEDUP_SHARE = 10.0
@@ -100,7 +100,7 @@ class Started:
         if self.worker is not None and self.worker.poll() is None:
             stop_worker(self.worker)
             print("worker stopped", flush=True)
-        if self.broker and not keep_broker and localkafka.stop(settings):
+        if self.broker and not keep_broker and local_broker.stop(settings):
             print("kafka stopped", flush=True)
 
 
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxkpi demo: {exc}", file=sys.stderr, flush=True)
         print("cxkpi demo: stopping what it started", file=sys.stderr, flush=True)
         return 1
-    except (localkafka.BrokerError, KafkaError, MonitoringError, RuntimeError, OSError) as exc:
+    except (local_broker.BrokerError, KafkaError, MonitoringError, RuntimeError, OSError) as exc:
         print(f"cxkpi demo: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
@@ -154,19 +154,19 @@ def keep_serving(args: argparse.Namespace, stdin_is_tty: bool) -> tuple[bool, st
 
 
 def _start_broker(settings: Settings, started: Started) -> None:
-    if settings.external_cluster or localkafka.status(settings).running:
+    if settings.external_cluster or local_broker.status(settings).running:
         require_broker(settings)
-        localkafka.wait_ready(settings.bootstrap, timeout_s=15)
+        local_broker.wait_ready(settings.bootstrap, timeout_s=15)
         print(f"using the Kafka cluster at {settings.bootstrap}")
         if not settings.external_cluster:  # a local broker someone else started: still worth watching
-            started.watch.add(localkafka.watched(settings))
+            started.watch.add(local_broker.watched(settings))
         return
     # a fresh log: the last demo's events (same seed, same ids) and table changelogs would mix in
     shutil.rmtree(settings.kafka_data_dir / "kraft", ignore_errors=True)
     print("starting a fresh Kafka (first run downloads its jars with Maven)...", flush=True)
     started.broker = True
-    print(localkafka.start(settings).describe())
-    started.watch.add(localkafka.watched(settings))
+    print(local_broker.start(settings).describe())
+    started.watch.add(local_broker.watched(settings))
 
 
 def _start_worker(settings: Settings, started: Started) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+from streams.clients.security import kafka_python_config
 from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, write_jsonl
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.generator.truth import phase_kpis, render_deltas
-from streams.kafka_security import kafka_python_config
 from streams.progress import Progress
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}

@@ -12,10 +12,10 @@ from kafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.cli.generate_cmd import parse_start_ms
+from streams.clients.reader import read_to_end
+from streams.clients.security import kafka_python_config
 from streams.config import Settings
-from streams.kafka_security import kafka_python_config
 from streams.report import render, report_rows
-from streams.topic_reader import read_to_end
 from topics.contract import KPI_WINDOWS
 
 LATE_UPDATES = "cxkpi_late_window_updates_total"

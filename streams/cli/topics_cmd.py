@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
-from streams.admin import cluster_partitions, create_topics, partitions_for
+from streams.clients.admin import cluster_partitions, create_topics, partitions_for
 from streams.config import Settings
 from topics.contract import ALL_TOPICS
 

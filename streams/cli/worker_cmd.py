@@ -15,9 +15,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import faust
 
-    from streams.admin import create_topics, window_partials_topic
-    from streams.app import create_app
-    from streams.kafka_security import check_credentials
+    from streams.clients.admin import create_topics, window_partials_topic
+    from streams.clients.security import check_credentials
+    from streams.worker.app import create_app
     from topics.contract import ALL_TOPICS
 
     settings = args.settings

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from streams.kpis.catalog import KPI_BY_NAME, Agg
-from streams.windows import PartitionWindows
+from streams.kpis.windows import PartitionWindows
 
 _Route = tuple[tuple[str, ...], str]
 """A dimension set and its key prefix ('kpi|' or 'kpi|dim=')."""

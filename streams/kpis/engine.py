@@ -18,8 +18,8 @@ from streams.kpis.bursts import BURST_WINDOW_MS, merchant_key
 from streams.kpis.catalog import SETTLE_HORIZONS_S
 from streams.kpis.context import Context, MetricsSink, NullMetrics
 from streams.kpis.schedule import Schedule
-from streams.versioned import resolve_in
-from streams.windows import ClosedWindow, PartitionWindows
+from streams.kpis.versioned import resolve_in
+from streams.kpis.windows import ClosedWindow, PartitionWindows
 from topics.contract import INPUT_TOPICS
 from topics.validation import Reject
 
@@ -75,7 +75,7 @@ class PartitionEngine:
         self.before_tickets: dict[str, bytes | None] = {}
         """Each touched state as it was before its first change since the last drain (JSON;
         None: it did not exist). Written with the new value, so that a crash in the middle
-        of a batch's writes can be taken back to the batch's start (`streams.state_writes`)."""
+        of a batch's writes can be taken back to the batch's start (`streams.worker.state.writes`)."""
         self.expired_orders: set[str] = set()
         self.expired_tickets: set[str] = set()
         self.order_expiry = Schedule()

@@ -13,7 +13,7 @@ from typing import Any
 from streams.kpis.bursts import BURST_WINDOW_MS, MerchantCounts, is_merchant_key, parse_merchant_key
 from streams.kpis.catalog import KPI_BY_NAME, values_of
 from streams.kpis.context import parse_dims
-from streams.windows import GroupKey, Vector
+from streams.kpis.windows import GroupKey, Vector
 from topics.contract import SCHEMA_VERSION
 
 PROGRESS = "progress"

@@ -15,7 +15,7 @@ from streams.kpis.bursts import BurstAlert
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.stage_two import StageTwo
-from streams.partitioner import partition_of
+from topics.partitioner import partition_of
 from topics.validation import Reject, decode_record
 
 

@@ -15,11 +15,11 @@ from typing import Any
 from streams.kpis.backlog import MerchantBacklog, OverdueAlert
 from streams.kpis.bursts import BurstAlert, BurstDetector
 from streams.kpis.merge import WindowMerger
-from streams.windows import GroupKey, Vector
+from streams.kpis.windows import GroupKey, Vector
 
 BURSTS_KEY = "bursts"
 INPUT_KEY = "input"
-"""Key of the partials topic's next offset: where the merged state stands (`streams.offsets`)."""
+"""Key of the partials topic's next offset: where the merged state stands (`streams.worker.state.offsets`)."""
 BACKLOG_PREFIX = "backlog|"
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams import localkafka
+from streams.clients.reader import read_to_end
 from streams.config import Settings, load_settings
 from streams.generator.stream import DEFAULT_START_MS
-from streams.localmonitoring import ALERTMANAGER_NAMES, PROMETHEUS_NAMES, find_binary
-from streams.localworker import REPO, free_port
-from streams.topic_reader import read_to_end
+from streams.local import broker as local_broker
+from streams.local.monitoring import ALERTMANAGER_NAMES, PROMETHEUS_NAMES, find_binary
+from streams.local.worker import REPO, free_port
 from topics.contract import INPUT_TOPICS
 
 pytestmark = pytest.mark.kafka
@@ -105,7 +105,7 @@ def _alive(pid: int) -> bool:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
     """Starts demos with their own broker, cache and ports; stops whatever a failed test left."""
-    jars = localkafka.ensure_jars(load_settings({"CXKPI_CACHE_DIR": str(REPO / ".cache")}))
+    jars = local_broker.ensure_jars(load_settings({"CXKPI_CACHE_DIR": str(REPO / ".cache")}))
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "kafka-jars").symlink_to(jars.resolve())  # no second download; the logs stay in tmp_path
@@ -143,14 +143,14 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
         for pid in run.pids().values():
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        localkafka.stop(run.settings)
+        local_broker.stop(run.settings)
 
 
 def _assert_all_stopped(run: Demo) -> None:
     pids = run.pids()
     left = {name: pid for name, pid in pids.items() if _alive(pid)}
     assert not left, f"still running after the demo: {left}\n{run.output}"
-    assert not localkafka.port_in_use(run.settings.kafka_port)
+    assert not local_broker.port_in_use(run.settings.kafka_port)
 
 
 def _kill_while_streaming(start: Callable[..., Demo], victim: str) -> tuple[Demo, float]:

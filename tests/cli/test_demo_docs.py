@@ -9,7 +9,7 @@ import re
 from streams.cli import build_parser, demo_cmd
 from streams.cli.generate_cmd import parse_duration_ms
 from streams.config import load_settings
-from streams.localworker import REPO
+from streams.local.worker import REPO
 
 SPAN_H = parse_duration_ms(demo_cmd.SPAN) / 3_600_000
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from streams.cli import BROKER_COMMANDS, build_parser, needs_broker
-from streams.localworker import REPO, free_port
-from streams.reachable import CONNECT_TIMEOUT_S
+from streams.clients.reachable import CONNECT_TIMEOUT_S
+from streams.local.worker import REPO, free_port
 
 COMMANDS = {
     "worker": ["worker"],

@@ -31,13 +31,13 @@ from kafka import KafkaAdminClient
 from dashboards.alert_quality import Episode
 from dashboards.config import PRODUCTION, REPLAY_EVALUATION_INTERVAL_S
 from dashboards.rules import rule_groups
-from streams.admin import create_topics
+from streams.clients.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.sinks import KafkaSink, paced
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
-from streams.localmonitoring import Monitoring, start_monitoring
-from streams.localworker import free_port, metric_sum, start_worker, stop_worker
+from streams.local.monitoring import Monitoring, start_monitoring
+from streams.local.worker import free_port, metric_sum, start_worker, stop_worker
 from tests.conftest import REPO
 
 ALERTMANAGER_CONFIG = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"

@@ -27,10 +27,10 @@ from dashboards.alert_quality import Quality, classify, table
 from dashboards.expected_alerts import EXPECTED
 from dashboards.grafana import DASHBOARDS, all_queries
 from dashboards.snapshot import ALL, concrete, render_all
-from streams import localkafka
 from streams.config import Settings
 from streams.generator.stream import Faults
-from streams.localworker import own_broker_settings
+from streams.local import broker as local_broker
+from streams.local.worker import own_broker_settings
 from tests.dashboards.replay import EVENT_S_PER_RULE_S, Replay, Stack, replay_and_watch, send_tail, stack
 from tests.dashboards.tools import alertmanager, prometheus
 
@@ -61,11 +61,11 @@ DOC_ENV = "CXKPI_ALERT_QUALITY_DOC"
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     prometheus(), alertmanager()  # a clear failure when `make tools` did not run
     settings = own_broker_settings(tmp_path_factory.mktemp("alerts-kafka"), "cxkpi-e2e")
-    localkafka.start(settings)
+    local_broker.start(settings)
     try:
         yield settings
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dashboards.__main__ import GRAFANA_DIR, RULES_PATH, generated
 from dashboards.config import PRODUCTION, REPLAY_EVALUATION_INTERVAL_S, WALL_CLOCK, Config
 from dashboards.grafana import DASHBOARDS, dashboard_json
 from dashboards.rules import alert_rules, rule_groups
-from streams.localmonitoring import start_monitoring
+from streams.local.monitoring import start_monitoring
 from tests.conftest import REPO
 from tests.dashboards.tools import amtool, promtool
 

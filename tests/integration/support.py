@@ -11,16 +11,16 @@ from typing import Any
 
 import orjson
 
-from streams import localkafka
-from streams.admin import create_topics
+from streams.clients.admin import create_topics
+from streams.clients.reader import read_to_end
 from streams.config import Settings
 from streams.generator.sinks import KafkaSink
 from streams.generator.stream import OutRecord
 from streams.kpis.engine import EngineConfig
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import free_port, metric_family, metric_sum, own_broker_settings  # noqa: F401  (re-exported for the tests)
-from streams.topic_reader import read_to_end
+from streams.local import broker as local_broker
+from streams.local.worker import free_port, metric_family, metric_sum, own_broker_settings  # noqa: F401  (re-exported for the tests)
 from tests.window_compare import differing
 
 
@@ -44,14 +44,14 @@ def produce(settings: Settings, records: Iterable[OutRecord]) -> None:
 @contextlib.contextmanager
 def own_broker(settings: Settings, records: Iterable[OutRecord] | None = None) -> Iterator[Settings]:
     """The test's own broker, with the contract's topics and `records` produced; stopped on exit."""
-    localkafka.start(settings)
+    local_broker.start(settings)
     try:
         create_topics(settings)
         if records is not None:
             produce(settings, records)
         yield settings
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)
 
 
 def final_windows(bootstrap: str) -> dict[str, dict[str, Any]]:

@@ -17,12 +17,12 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.localworker import start_worker, stop_worker
+from streams.clients.reader import read_to_end
+from streams.local.worker import start_worker, stop_worker
 from streams.outputs.dead_letters import MAX_DEAD_LETTER_BYTES, PAYLOAD_PREFIX_BYTES
-from streams.partitioner import partition_of
-from streams.topic_reader import read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, wait_for_count
 from topics.contract import SCHEMA_VERSION
+from topics.partitioner import partition_of
 from topics.validation import MAX_RECORD_BYTES
 
 pytestmark = pytest.mark.kafka

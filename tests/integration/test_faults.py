@@ -23,13 +23,13 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import localkafka
+from streams.clients.reader import read_to_end
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults, OutRecord
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import start_worker, stop_worker
-from streams.topic_reader import read_to_end
+from streams.local import broker as local_broker
+from streams.local.worker import start_worker, stop_worker
 from tests.conftest import free_port
 from tests.integration.support import (
     metric_sum,
@@ -156,10 +156,10 @@ def test_broker_restart_under_a_running_worker(
     worker = start_worker(settings, log)
     try:
         wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["records"] * 0.4, 240, log)
-        localkafka.stop(settings)
+        local_broker.stop(settings)
         time.sleep(3)
         back = time.monotonic()
-        localkafka.start(settings)
+        local_broker.start(settings)
         produce(settings, loaded["rest"])
         # replays after a lost session count too: the windows below are the proof
         wait_for_count(settings.web_port, "cxkpi_events_consumed", loaded["total"], 180, log)
@@ -210,7 +210,7 @@ def test_a_worker_frozen_past_the_session_timeout_comes_back(
 ) -> None:
     """SIGSTOP the first of two workers under exactly-once, once it is busy: the group drops
     it, the other takes its partitions (stage two among them) and the scenario's rest, then
-    SIGCONT. The batch it was in the middle of must commit nothing (`streams.membership`):
+    SIGCONT. The batch it was in the middle of must commit nothing (`streams.worker.transport.membership`):
     it stops then, and is started again as a supervisor would; had it nothing in flight, it
     would stop when it rejoins having missed a generation (`BatchApp`). Before both, the
     final windows held other counts. Freezing the second worker instead (then in its first

@@ -5,7 +5,7 @@ every table is recovered. The consumer lag was one of those timers, so a worker 
 recovery had no lag series, and `CxkpiProcessorStalled` (records waiting, none consumed)
 could not fire for it. Here recovery never ends: the order-state changelog ends with a
 transaction's marker, which Faust's recovery waits for in vain outside exactly-once
-(`streams.committed_reads`)."""
+(`streams.worker.transport.committed_reads`)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.admin import partitions_for
+from streams.clients.admin import partitions_for
 from streams.config import Settings
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream
-from streams.localworker import metric_family, start_worker, stop_worker
-from streams.state_writes import ORDER_STATE
+from streams.local.worker import metric_family, start_worker, stop_worker
+from streams.worker.state.writes import ORDER_STATE
 from tests.integration.support import own_broker, own_broker_settings
 from topics.contract import ORDERS
 

@@ -11,10 +11,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from streams.clients.reader import read_to_end
 from streams.config import Settings
-from streams.outbox import Outbox
-from streams.partitioner import partition_of
-from streams.topic_reader import read_to_end
+from streams.worker.transport.outbox import Outbox
+from topics.partitioner import partition_of
 
 pytestmark = pytest.mark.kafka
 

@@ -11,9 +11,9 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from streams import localkafka
-from streams.admin import create_topics
-from streams.localworker import start_worker, stop_worker
+from streams.clients.admin import create_topics
+from streams.local import broker as local_broker
+from streams.local.worker import start_worker, stop_worker
 from tests.integration.support import metric_sum, own_broker_settings, wait_for_count
 from tests.integration.test_bad_input import PAID, SHIPPED
 from topics.contract import REJECTS
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.kafka
 
 def test_a_refused_dead_letter_is_dropped_logged_and_counted(tmp_path: Path) -> None:
     settings = own_broker_settings(tmp_path, "cxkpi-refused", CXKPI_LOG_LEVEL="info")
-    localkafka.start(settings)
+    local_broker.start(settings)
     worker = None
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
@@ -49,4 +49,4 @@ def test_a_refused_dead_letter_is_dropped_logged_and_counted(tmp_path: Path) -> 
     finally:
         if worker is not None:
             stop_worker(worker)
-        localkafka.stop(settings)
+        local_broker.stop(settings)

@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.clients.reader import read_to_end
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import start_worker, stop_worker
+from streams.local.worker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
-from streams.topic_reader import read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
 
 pytestmark = pytest.mark.kafka

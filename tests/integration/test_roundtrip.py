@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from kafka import KafkaConsumer
 
-from streams.admin import create_topics
 from streams.cli import main
+from streams.clients.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from streams import localkafka
-from streams.admin import create_topics
+from streams.clients.admin import create_topics
 from streams.config import worker_env
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
-from streams.localworker import start_worker, stop_worker
+from streams.local import broker as local_broker
+from streams.local.worker import start_worker, stop_worker
 from tests.conftest import free_port
 from tests.integration.support import own_broker_settings, wait_for_count
 
@@ -36,13 +36,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         CXKPI_SASL_USERNAME="cxkpi",
         CXKPI_SASL_PASSWORD="right-secret",
     )
-    localkafka.start(settings)
+    local_broker.start(settings)
     try:
         create_topics(settings)  # over the plaintext listener
         client = replace(settings, bootstrap=f"127.0.0.1:{sasl_port}", security_protocol="SASL_PLAINTEXT")
         yield {"settings": settings, "client": client, "dir": Path(data)}
     finally:
-        localkafka.stop(settings)
+        local_broker.stop(settings)
 
 
 def _cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:

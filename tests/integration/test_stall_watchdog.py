@@ -15,7 +15,7 @@ import pytest
 
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream
-from streams.localworker import start_worker, stop_worker
+from streams.local.worker import start_worker, stop_worker
 from tests.integration.support import own_broker, own_broker_settings, wait_for_count
 
 pytestmark = pytest.mark.kafka
@@ -24,7 +24,7 @@ STALL_S = 6
 BACKLOG = 120_000
 """Records preloaded: agent delivery drains them for longer than `STALL_S` plus three rounds
 of the watchdog (7 s each: about 33 s on 2026-11-27); batch delivery, since the fetch settings
-(`streams.fetching`), in about 15 s, still two rounds past `STALL_S`."""
+(`streams.worker.transport.fetching`), in about 15 s, still two rounds past `STALL_S`."""
 STALLED = ("Stream has not started processing", "Stream stopped processing")
 """The watchdog's report lines, each naming its topic partition (the explanation that
 follows them is not counted)."""

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from streams.clients.reader import end_offsets, first_committed_offset, read_to_end
 from streams.config import Settings
-from streams.topic_reader import end_offsets, first_committed_offset, read_to_end
 
 pytestmark = pytest.mark.kafka
 
@@ -98,7 +98,7 @@ async def _gaps(bootstrap: str, topic: str) -> dict[int, int | None]:
 
 
 def test_first_committed_offset_steps_over_markers_and_aborted_records(kafka: Settings) -> None:
-    """Stage two's word on a gap in the partials (`streams.offsets`): from a marker or an
+    """Stage two's word on a gap in the partials (`streams.worker.state.offsets`): from a marker or an
     aborted record, the next committed record; from the open transaction's record, none yet."""
     topic = _new_topic(kafka.bootstrap, partitions=1)
     assert asyncio.run(_gaps(kafka.bootstrap, topic)) == {0: 0, 1: 4, 2: 4, 3: 4, 4: 4, 5: None, 6: None, 7: None}

@@ -12,14 +12,14 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.clients.reader import read_to_end
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import start_worker, stop_worker
+from streams.local.worker import start_worker, stop_worker
 from streams.outputs.guarantee import guarantee_status
-from streams.topic_reader import read_to_end
 from tests.conftest import free_port
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, produce, reference_run
 from topics.contract import INPUT_PARTITIONS, INPUT_TOPICS

@@ -14,19 +14,19 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.cli import main
+from streams.clients.reader import end_offsets, read_to_end
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.localworker import start_worker, stop_worker
+from streams.local.worker import start_worker, stop_worker
 from streams.outputs.guarantee import burst_alert, guarantee_status
 from streams.outputs.metrics import METRIC_FAMILIES
-from streams.partitioner import partition_of
 from streams.report import report_rows
-from streams.topic_reader import end_offsets, read_to_end
 from tests.integration.support import metric_sum, own_broker, own_broker_settings, reference_run
 from topics.contract import GUARANTEE_STATUS, KPI_WINDOWS
+from topics.partitioner import partition_of
 
 pytestmark = pytest.mark.kafka
 FAULTS = Faults(dup_ratio=0.02, bad_ratio=0.01)

@@ -7,12 +7,13 @@ from typing import Any
 
 import orjson
 
-from streams import state_writes, window_state
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.pipeline import LocalPipeline
-from streams.partitioner import partition_of
-from streams.state_writes import ORDER_STATE, TABLES, TICKET_STATE, WINDOW_STATE, Write
-from streams.versioned import latest
+from streams.kpis.versioned import latest
+from streams.worker.state import windows as window_state
+from streams.worker.state import writes as state_writes
+from streams.worker.state.writes import ORDER_STATE, TABLES, TICKET_STATE, WINDOW_STATE, Write
+from topics.partitioner import partition_of
 
 Records = list[tuple[str, bytes, bytes]]
 Tables = dict[str, dict[str, Any]]

@@ -11,7 +11,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.pipeline import LocalPipeline
 from streams.kpis.stage_two import StageTwo
-from streams.state_writes import WINDOW_STATE
+from streams.worker.state.writes import WINDOW_STATE
 from tests.kpis.restart_support import Records, Tables, batch, empty_tables, land, recovered
 
 CHUNK = 400

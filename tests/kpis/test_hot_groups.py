@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.windows import ClosedWindow, PartitionWindows, _snapshot
+from streams.kpis.windows import ClosedWindow, PartitionWindows, _snapshot
 
 TOPICS = ("orders", "shipments")
 SIZES = ((1_000,), (1_000, 3_000), (3_000,))

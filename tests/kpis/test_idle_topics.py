@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.windows import PartitionWindows
+from streams.kpis.windows import PartitionWindows
 
 MINUTE_MS = 60_000
 TOPICS = ("orders", "support-tickets")

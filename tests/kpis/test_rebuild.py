@@ -8,7 +8,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.engine import PartitionEngine
 from streams.kpis.pipeline import LocalPipeline
-from streams.partitioner import partition_of
+from topics.partitioner import partition_of
 
 
 def _feed(pipeline: LocalPipeline, records: list[tuple[str, bytes, bytes]]) -> None:

@@ -1,6 +1,6 @@
 """A crash in the middle of a batch's state writes (kill -9), then a replay of that batch
 from the last committed offsets: whatever prefix of the writes landed, the final windows,
-bursts and overdue alerts equal those of a run without the crash (`streams.state_writes`)."""
+bursts and overdue alerts equal those of a run without the crash (`streams.worker.state.writes`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
-from streams.state_writes import TABLES, Write
+from streams.worker.state.writes import TABLES, Write
 from tests.kpis.restart_support import Records, batch, empty_tables, land, recovered
 from tests.window_compare import differing
 

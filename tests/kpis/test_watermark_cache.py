@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.windows import PartitionWindows
+from streams.kpis.windows import PartitionWindows
 
 TOPICS = ("orders", "shipments", "support-tickets")
 GRACE_MS = 600

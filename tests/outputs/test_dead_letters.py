@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.kpis.engine import PartitionEngine
-from streams.outbox import Outbox
 from streams.outputs.dead_letters import KEY_PREFIX_BYTES, MAX_DEAD_LETTER_BYTES, PAYLOAD_PREFIX_BYTES, dead_letter
+from streams.worker.transport.outbox import Outbox
 from topics.contract import INPUT_TOPICS, REJECTS
 from topics.validation import MAX_RECORD_BYTES, Reject, decode_record
 

@@ -1,0 +1,82 @@
+"""Read a whole topic, as it stands now, without a consumer group."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+
+@contextlib.contextmanager
+def _reader(bootstrap: str, topic: str, client: dict[str, Any]) -> Iterator[tuple[KafkaConsumer, list[TopicPartition]]]:
+    """A read_committed consumer without a group, and the topic's partitions (none: no such topic)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **{"isolation_level": "read_committed", **client}
+    )
+    try:
+        yield consumer, [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topic: str, **client: Any) -> dict[int, int]:
+    """Each partition's end offset now (read_committed: the last stable offset): where a reader
+    of only what is written from now on starts (`read_to_end`'s `since`)."""
+    with _reader(bootstrap, topic, client) as (consumer, parts):
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()} if parts else {}
+
+
+def read_to_end(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, since: dict[int, int] | None = None, **client: Any
+) -> list[ConsumerRecord]:
+    """Every committed record of every partition of `topic` up to its end offsets at the time of the call;
+    with `since` (partition -> offset, from `end_offsets`), only those from there on.
+
+    Read as `read_committed`, as the derived topics' consumers must: under exactly-once a batch
+    that aborts (a worker stopped mid-batch, or fenced after a freeze) leaves its records in
+    the log, and a reader of uncommitted records would take them as the latest value of
+    their keys. Without transactions the two levels read the same records.
+
+    `client`: further kafka-python settings (security, see `streams.clients.security`)."""
+    with _reader(bootstrap, topic, client) as (consumer, parts):
+        if not parts:
+            return []
+        consumer.assign(parts)
+        if since is None:
+            consumer.seek_to_beginning(*parts)
+        else:
+            for tp in parts:
+                consumer.seek(tp, since.get(tp.partition, 0))
+        end = consumer.end_offsets(parts)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end within {timeout_s:.0f} s")
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend(batch)
+        return records
+
+
+def first_committed_offset(
+    bootstrap: str, topic: str, partition: int, start: int, timeout_s: float = 10.0, **client: Any
+) -> int | None:
+    """The offset of the first committed record of one partition at or after `start` (None:
+    none is readable yet, or the broker did not answer within `timeout_s`).
+
+    What lies between `start` and it holds only transaction markers and aborted records: the
+    broker's word on a gap that a group consumer's behaviour cannot prove (`streams.worker.state.offsets`)."""
+    with _reader(bootstrap, topic, client) as (consumer, _):
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        end = consumer.end_offsets([tp])[tp]  # read_committed: the last stable offset
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500, max_records=1).values():
+                return int(min(record.offset for record in batch))
+        return None
