@@ -14,6 +14,7 @@ from streams.kpis.backlog import OverdueAlert
 from streams.kpis.bursts import BurstAlert
 from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
+from streams.kpis.routing import StageTwoRouting
 from streams.kpis.stage_two import StageTwo
 from topics.partitioner import partition_of
 from topics.validation import Reject, decode_record
@@ -24,10 +25,15 @@ class LocalPipeline:
     partitions: int = 4
     config: EngineConfig = field(default_factory=EngineConfig)
     metrics: MetricsSink = field(default_factory=NullMetrics)
+    stage_two_partitions: int = 1
+    """Stage two's partitions (`streams.kpis.routing`): their records are one stage two's."""
 
     def __post_init__(self) -> None:
         self.engines = [PartitionEngine(p, {}, {}, self.config, self.metrics) for p in range(self.partitions)]
-        self.stage_two = StageTwo(self.partitions)
+        self.routing = StageTwoRouting(self.stage_two_partitions)
+        self.stages = [StageTwo(self.partitions) for _ in range(self.stage_two_partitions)]
+        self.records_by_stage = [0] * self.stage_two_partitions
+        """`kpi.windows` records (final and provisional) each stage-two partition emitted."""
         self.provisional: list[dict[str, Any]] = []
         """Provisional cohort records (`final: false`), each later overwritten by its final one."""
         self.burst_alerts: list[BurstAlert] = []
@@ -36,6 +42,16 @@ class LocalPipeline:
         self.outcomes: dict[str, int] = {}
         self.rejected_later = 0
         """Parked events rejected when their order's payment came (they counted as parked)."""
+
+    @property
+    def stage_two(self) -> StageTwo:
+        """The one stage two, when `stage_two_partitions` is 1."""
+        (two,) = self.stages
+        return two
+
+    @stage_two.setter
+    def stage_two(self, two: StageTwo) -> None:
+        self.stages = [two]
 
     def feed(self, records: Iterable[tuple[str, bytes, bytes | None]], close_every: int = 500) -> None:
         for n, (topic, key, value) in enumerate(records, 1):
@@ -57,7 +73,6 @@ class LocalPipeline:
 
     def close(self) -> None:
         """Stage one's closing and stage two's merge, in the order the partials topic would carry them."""
-        two = self.stage_two
         for engine in self.engines:
             p = engine.partition
             for provisional, windows, marks in (
@@ -65,11 +80,14 @@ class LocalPipeline:
                 (True, engine.provisional_due(), engine.windows.provisional_through),
             ):
                 for window in windows:
-                    two.on_partials(p, window.group, window.partials, provisional)
+                    for q, share in self.routing.shares(window.group, window.partials, provisional):
+                        self.stages[q].on_partials(p, window.group, share, provisional)
                 for (size, settle), through in marks.items():
-                    records, bursts = two.on_progress(p, size, settle, through, provisional)
-                    (self.provisional if provisional else self.windows).extend(records)
-                    self.burst_alerts += bursts
+                    for q, two in enumerate(self.stages):
+                        records, bursts = two.on_progress(p, size, settle, through, provisional)
+                        (self.provisional if provisional else self.windows).extend(records)
+                        self.records_by_stage[q] += len(records)
+                        self.burst_alerts += bursts
             overdue, t = engine.drain_overdue()
-            if overdue:
-                self.overdue_alerts += two.on_overdue(p, overdue, t)
+            for q, counts in self.routing.split_by_merchant(overdue).items():
+                self.overdue_alerts += self.stages[q].on_overdue(p, counts, t)
