@@ -49,6 +49,10 @@ class Settings:
     """Local broker's JVM heap (CXKPI_KAFKA_HEAP)."""
     topic_partitions: int = 0
     """Override of input partition counts (CXKPI_TOPIC_PARTITIONS); 0 keeps the contract's."""
+    stage_two_partitions: int = 0
+    """Partitions of the window partials topic, over which stage two (merging windows, bursts,
+    overdue backlogs) spreads across workers (CXKPI_STAGE_TWO_PARTITIONS); 0: as many as the
+    input topics. Fixed for an app id once its topics exist."""
     app_id: str = "cxkpi"
     """Faust application id: consumer group and table topic prefix (CXKPI_APP_ID)."""
     web_host: str = "127.0.0.1"
@@ -171,6 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kafka_heap=env.get("CXKPI_KAFKA_HEAP") or defaults.kafka_heap,
         kafka_sasl_port=_int(env, "CXKPI_KAFKA_SASL_PORT", 0),
         topic_partitions=_int(env, "CXKPI_TOPIC_PARTITIONS", 0),
+        stage_two_partitions=_int(env, "CXKPI_STAGE_TWO_PARTITIONS", 0),
         app_id=env.get("CXKPI_APP_ID") or defaults.app_id,
         web_host=env.get("CXKPI_WEB_HOST") or defaults.web_host,
         web_port=_int(env, "CXKPI_WEB_PORT", defaults.web_port),
@@ -262,6 +267,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_KPIS": ",".join(settings.kpis),
         "CXKPI_STATE_DIR": str(settings.state_dir),
         "CXKPI_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "CXKPI_STAGE_TWO_PARTITIONS": str(settings.stage_two_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),
         "CXKPI_STALL_TIMEOUT_SECONDS": str(settings.stall_timeout_s),
         "CXKPI_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),

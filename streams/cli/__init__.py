@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 
 from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
+from streams.clients.admin import TopicLayoutError
 from streams.clients.reachable import BrokerUnreachable, require_broker
 from streams.clients.security import KafkaAuthError
 from streams.config import SettingsError, load_settings
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KafkaAuthError as exc:
         print(f"cxkpi: {exc}", file=sys.stderr)
+        return 2
+    except TopicLayoutError as exc:
+        print(f"cxkpi {args.command}: {exc}", file=sys.stderr)
         return 2
     except BrokerUnreachable as exc:  # one line, before any client retries or prints a traceback
         print(f"cxkpi {args.command}: {exc}", file=sys.stderr)

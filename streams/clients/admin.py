@@ -10,7 +10,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from streams.clients.security import kafka_python_config
 from streams.config import Settings
-from topics.contract import ALL_TOPICS, Topic
+from topics.contract import ALL_TOPICS, INPUT_TOPICS, Topic
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,37 @@ def partitions_for(topic: Topic, settings: Settings) -> int:
     return topic.partitions
 
 
+def check_stage_two_layout(settings: Settings, merge_state_changelog: str) -> None:
+    """Stops a worker whose stage-two partition count differs from the existing topics'.
+
+    Stage one routes each partial by the partition count (`streams.kpis.routing`); workers
+    that disagreed would merge different shares and complete windows with partials missing."""
+    wanted = stage_two_partitions(settings)
+    present = cluster_partitions(settings)
+    for name in (window_partials_topic(settings).name, merge_state_changelog):
+        found = present.get(name)
+        if found is not None and found != wanted:
+            raise TopicLayoutError(
+                f"topic {name} has {found} partition(s) where this worker's stage two needs {wanted}: "
+                f"set CXKPI_STAGE_TWO_PARTITIONS={found} to keep that layout, or start under a new "
+                f"CXKPI_APP_ID (a new consumer group and state: the input is read again from its start)"
+            )
+
+
+class TopicLayoutError(RuntimeError):
+    """A topic exists with another partition count than this worker's settings ask for."""
+
+
+def stage_two_partitions(settings: Settings) -> int:
+    """Partitions of the window partials topic (and of stage two's state)."""
+    if settings.stage_two_partitions > 0:
+        return settings.stage_two_partitions
+    return partitions_for(INPUT_TOPICS[0], settings)
+
+
 def window_partials_topic(settings: Settings) -> Topic:
-    """The worker's internal stage-one -> stage-two topic. One partition keeps each input
-    partition's partials and progress markers in order."""
+    """The worker's internal stage-one -> stage-two topic (`streams.kpis.routing`). Within
+    a partition, each input partition's partials and progress markers stay in order."""
     return Topic(
         name=f"{settings.app_id}-window-partials",
         doc="Internal: per-partition partial window aggregates and progress markers.",
@@ -36,7 +64,7 @@ def window_partials_topic(settings: Settings) -> Topic:
         records=(),
         producers=("cxkpi worker",),
         consumers=("cxkpi worker",),
-        partitions=1,
+        partitions=stage_two_partitions(settings),
         config={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
         is_input=False,
     )

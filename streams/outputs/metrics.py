@@ -44,7 +44,8 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "cxkpi_order_bursts": (),
     "cxkpi_merchants_bursting": (),
     "cxkpi_consumer_lag_records": ("topic", "partition"),
-    "cxkpi_stage_two_lag_records": (),
+    "cxkpi_stage_two_lag_records": ("partition",),
+    "cxkpi_partials_merged": (),
     "cxkpi_table_keys": ("table",),
     "cxkpi_rebalances": (),
     "cxkpi_transactions": ("outcome",),
@@ -176,9 +177,16 @@ class Metrics:
         # alert (consumed nothing with input waiting) says about a worker
         self.stage_two_lag = Gauge(
             f"{NS}_stage_two_lag_records",
-            "Window partials not yet merged into final windows (partials topic end offset - stage two's "
-            "next offset); 0 on a worker without the partials partition. Under exactly_once a "
+            "Window partials not yet merged into final windows, per partials partition this worker "
+            "merges (partials topic end offset - stage two's next offset). Under exactly_once a "
             "transaction's commit marker after the last partial counts as one.",
+            ["partition"],
+            registry=r,
+        )
+        self.partials_merged = Counter(
+            f"{NS}_partials_merged",
+            "Window partials, progress marks and overdue counts this worker's stage two merged "
+            "(its share of stage two's work).",
             registry=r,
         )
         self.window_value = Gauge(

@@ -16,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from streams.worker.engines import Engines
+from streams.worker.lifecycle import tables_ready
+from streams.worker.positions import Positions
+from streams.worker.stage_one import StageOne
+
 
 def releasable(quiet: Iterable[Any], ends: Mapping[Any, int], positions: Mapping[Any, int | None]) -> list[Any]:
     """The `quiet` topic partitions whose partition is read to its end in every input topic.
@@ -29,3 +34,43 @@ def releasable(quiet: Iterable[Any], ends: Mapping[Any, int], positions: Mapping
         if position is None or ends.get(tp) is None or position < ends[tp]
     }
     return [tp for tp in quiet if tp.partition not in behind]
+
+
+class IdleRelease:
+    """The timer that releases quiet topic partitions, with one publish (one transaction under
+    exactly_once) for every partition released at once.
+
+    End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which is
+    unset or stale right after start-up and would declare a topic idle before its data came."""
+
+    def __init__(self, app: Any, engines: Engines, stage_one: StageOne, positions: Positions, inputs: set[str]) -> None:
+        self.app = app
+        self.engines = engines
+        self.stage_one = stage_one
+        self.positions = positions
+        self.inputs = inputs
+
+    async def release(self) -> None:
+        app, engines = self.app, self.engines
+        if not tables_ready(app):
+            return
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in self.inputs]
+        candidates = [
+            tp for tp in owned if tp.topic not in engines.engine_for(tp.partition).windows.idle and engines.quiet(tp)
+        ]
+        if not candidates:
+            return
+        ends = await app.consumer.highwaters(*owned)
+        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
+        release = releasable(candidates, ends, positions)
+        if not release:
+            return
+        async with engines.busy, self.stage_one.publisher.in_transaction({}):
+            # since the checks above, a batch may have applied records of these, and a rebalance
+            # (during the awaits) may have given a partition away: `engine_for` would build it
+            # again from tables this worker no longer recovers, and publish that to its changelog
+            ready = tables_ready(app)
+            release = [tp for tp in release if ready and tp.partition in engines.by_partition and engines.quiet(tp)]
+            for tp in release:
+                engines.by_partition[tp.partition].windows.set_idle(tp.topic)
+            await self.stage_one.publish([engines.by_partition[p] for p in sorted({tp.partition for tp in release})])

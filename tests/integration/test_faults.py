@@ -205,6 +205,43 @@ def test_one_of_two_workers_stopped_and_started_again(
             stop_worker(worker)
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_one_of_three_workers_killed_while_it_merges_then_back(
+    loaded: dict[str, Any], reference: LocalPipeline, guarantee: str
+) -> None:
+    """Three workers share stage two's partitions; the one killed (-9) has merged partials of
+    its own, so its stage-two partitions and their state move to the others mid-run, and
+    move again when it comes back."""
+    first: Settings = replace(loaded["settings"], guarantee=guarantee)
+    settings = [first, replace(first, web_port=free_port()), replace(first, web_port=free_port())]
+    logs = [loaded["dir"] / f"worker-{i}.log" for i in range(3)]
+    workers = [start_worker(s, log) for s, log in zip(settings, logs, strict=True)]
+    ports = {log: s.web_port for s, log in zip(settings, logs, strict=True)}
+    try:
+        deadline = time.monotonic() + 240
+        while sum(metric_sum(s.web_port, "cxkpi_events_consumed") for s in settings) < loaded["records"] * 0.4:
+            assert time.monotonic() < deadline, logs[2].read_text()[-3000:]
+            time.sleep(0.2)
+        while metric_sum(settings[2].web_port, "cxkpi_partials_merged") == 0:  # it runs a share of stage two
+            assert time.monotonic() < deadline, logs[2].read_text()[-3000:]
+            time.sleep(0.2)
+        merged_before = [metric_sum(s.web_port, "cxkpi_partials_merged") for s in settings[:2]]
+        workers[2].kill()
+        workers[2].wait()
+        moved = time.monotonic()
+        while sum(metric_sum(s.web_port, "cxkpi_input_partitions_owned") for s in settings[:2]) < 16:
+            assert time.monotonic() < moved + 120, logs[0].read_text()[-3000:]
+            time.sleep(0.5)
+        workers[2] = start_worker(settings[2], logs[2])  # and back again: its partitions move once more
+        bad = wait_for_windows(first.bootstrap, reference, 300, ports)
+        assert not bad, "\n".join(bad)
+        merged_after = [metric_sum(s.web_port, "cxkpi_partials_merged") for s in settings[:2]]
+        assert sum(merged_after) > sum(merged_before)  # the killed worker's share went on elsewhere
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+
 def test_a_worker_frozen_past_the_session_timeout_comes_back(
     partly_loaded: dict[str, Any], reference: LocalPipeline
 ) -> None:

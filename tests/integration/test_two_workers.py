@@ -75,6 +75,8 @@ def test_both_work_and_totals_add_up(two: dict[str, Any], reference: LocalPipeli
     assert all(c > 0 for c in consumed), consumed
     assert sum(consumed) == stats.records
     assert sum(metric_sum(p, "cxkpi_events_consumed", outcome="rejected") for p in ports) == stats.malformed
+    merged = [metric_sum(p, "cxkpi_partials_merged") for p in ports]
+    assert all(n > 0 for n in merged), merged  # each merges its share of stage two
     paid = sum(1 for e in reference.engines for s in e.orders.values() if "paid" in s)
     assert sum(metric_sum(p, "cxkpi_orders_paid") for p in ports) == paid
 

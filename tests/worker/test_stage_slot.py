@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.kpis.stage_two import INPUT_KEY, StageTwo
 from streams.worker.state.offsets import Arrival, Expected
-from streams.worker.state.stage_slot import StageSlot
+from streams.worker.state.stage_slot import StageSlot, own_entries, state_key
 
 PARTIALS = "cxkpi-window-partials"
 
@@ -60,3 +60,18 @@ def test_nothing_is_built_until_a_batch_needs_it() -> None:
     assert slot.arrivals is None and recovered.builds == 0
     slot.on_assigned(False)
     assert slot.arrivals is None and recovered.builds == 0
+
+
+def test_each_partition_reads_its_own_merge_state_and_partition_0_the_unprefixed_one() -> None:
+    entries = [
+        (state_key(0, INPUT_KEY), {PARTIALS: 7}),
+        (state_key(1, INPUT_KEY), {PARTIALS: 9}),
+        (state_key(1, "final|t|60000|0|3"), 120_000),
+        ("bursts", {"merchants": {}}),  # written before stage two had partitions
+    ]
+    assert own_entries(entries, 1) == [
+        ("1|input", INPUT_KEY, {PARTIALS: 9}),
+        ("1|final|t|60000|0|3", "final|t|60000|0|3", 120_000),
+    ]
+    assert [key for _, key, _ in own_entries(entries, 0)] == ["bursts", INPUT_KEY]  # prefixed ones restore last
+    assert own_entries(entries, 2) == []

@@ -27,7 +27,7 @@ ORDER_STATE = "order-state"
 TICKET_STATE = "ticket-state"
 WINDOW_STATE = "window-state"
 MERGE_STATE = "merge-state"
-"""Stage two's state (`streams.kpis.stage_two`), on the partials topic's one partition: not
+"""Stage two's state (`streams.kpis.stage_two`), per partials partition (keys prefixed by it): not
 written in this module's phases but once per batch of partials, after its outputs."""
 TABLES = (WINDOW_STATE, ORDER_STATE, TICKET_STATE)
 

@@ -1,0 +1,83 @@
+"""What a new assignment changes on this worker, and the tasks that run from the first one on.
+
+Faust starts timers only after table recovery; the consumer lag and (under exactly_once)
+the watch over recoveries that end in a transaction marker must run during recovery too,
+so they start at the first assignment and stop before shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from streams.outputs.metrics import Metrics
+from streams.worker.engines import Engines
+from streams.worker.gauges import Gauges
+from streams.worker.lifecycle import fatal
+from streams.worker.merging import Merging
+from streams.worker.transport.committed_reads import MarkerAwareRecovery
+from streams.worker.transport.transactions import Transactions
+
+
+class Assignments:
+    def __init__(
+        self,
+        app: Any,
+        engines: Engines,
+        stage_two: Merging,
+        gauges: Gauges,
+        transactions: Transactions | None,
+        metrics: Metrics,
+        inputs: set[str],
+        partials: str,
+    ) -> None:
+        self.app = app
+        self.engines = engines
+        self.stage_two = stage_two
+        self.gauges = gauges
+        self.transactions = transactions
+        self.metrics = metrics
+        self.inputs = inputs
+        self.partials = partials
+        self._markers = MarkerAwareRecovery()
+        self._tasks: dict[str, asyncio.Future[None]] = {}
+
+    async def on_assigned(self, assigned: Any) -> None:
+        """Drop what another worker owns now; keep what stayed here.
+
+        A kept partition's engine holds the live windows: Faust recovers only newly assigned
+        changelog partitions, so rebuilding it from the table would read stale entries. A
+        partition that left is rebuilt from the tables (recovered afresh) if it comes back.
+        (A worker that missed a generation stops instead: `BatchApp._on_partitions_assigned`.)"""
+        self.metrics.rebalances.inc()
+        txn = self.transactions
+        if txn is not None:
+            self._keep_running("watch_recovery", lambda: self._watch_recovery(txn))
+        self._keep_running("refresh_lag", self.gauges.refresh_lag_every)
+        owned = {tp.partition for tp in assigned if tp.topic in self.inputs}
+        self.metrics.partitions_owned.set(sum(1 for tp in assigned if tp.topic in self.inputs))
+        self.engines.keep_only(owned)
+        self.stage_two.on_assigned({tp.partition for tp in assigned if tp.topic == self.partials})
+
+    def _keep_running(self, name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = self._tasks.get(name)
+        if task is None or task.done():
+            self._tasks[name] = asyncio.ensure_future(start())
+
+    async def _watch_recovery(self, txn: Transactions) -> None:
+        """Exactly-once: starts the transactional producer, so that the broker aborts at once
+        what a predecessor under this id left open, and ends the recovery of changelogs that
+        end with a transaction marker (`streams.worker.transport.committed_reads`)."""
+        async with fatal(self.app, "watch_recovery"):
+            await txn.start()
+            while not self.app.should_stop:
+                for tp in await self._markers.check(self.app):
+                    self.app.log.info("%s-%s: recovered to its end (a transaction marker)", tp.topic, tp.partition)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        if self.transactions is not None:
+            await self.transactions.stop()
