@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -91,6 +92,11 @@ SLOWEST_EVENTS_PER_S = 500.0
 """A contender's deadline is the longer of TIMEOUT_S and its data set at this rate: at its 1,314
 events/s of 2026-12-02, textbook Faust needs about 760 s for the default 1,000,000 records."""
 STALL_S = 90.0
+STAGE_TWO_DRAIN_S = 120.0
+"""How long stage two may take to merge what is left once the input is consumed."""
+STAGE_TWO_SPLITS = ((2, 4), (4, 8))
+"""(workers, stage-two partitions) of the `cxkpi_stage_two_share` runs."""
+SHARE_RUNS = tuple(f"cxkpi_stage_two_share_{w}x{p}" for w, p in STAGE_TWO_SPLITS)
 PROGRESS_S = 30.0
 """How often a long step prints how far it got (textbook Faust takes 9 minutes at 1M)."""
 
@@ -372,68 +378,108 @@ def _quix(settings: Settings, total: int, log: Path, reference: Subset) -> dict[
 
 
 def _two_workers(settings: Settings, total: int, log: Path) -> dict[str, Any]:
-    """Two worker processes in one group (a fresh one: own offsets and changelogs), two
-    input partitions each; the rate of both together, over the whole run and once both are
-    busy (`_both_busy`). Records a worker applied again after a rebalance (outcome
-    `duplicate`: the other had applied them, its commit had not landed) are not counted."""
-    first = replace(settings, app_id=f"{settings.app_id}-two", web_port=free_port())
-    second = replace(first, web_port=free_port())
-    procs = [start_worker(first, log), start_worker(second, log)]
+    """Two worker processes in one group, the rate of both together (`_group`)."""
+    return _group(settings, total, log, workers=2, suffix="two")
+
+
+def _stage_two_share(settings: Settings, total: int, log: Path, workers: int, partitions: int) -> dict[str, Any]:
+    """`workers` workers over `partitions` stage-two partitions: the partials each merged once
+    all were busy, against a fair share (`_group`)."""
+    group = replace(settings, stage_two_partitions=partitions)
+    return _group(group, total, log, workers=workers, suffix=f"share-{workers}x{partitions}")
+
+
+def _group(settings: Settings, total: int, log: Path, workers: int, suffix: str) -> dict[str, Any]:
+    """Worker processes in one group (a fresh one: own offsets and changelogs) over the input
+    partitions; the rate of all together, over the whole run and once all are busy
+    (`_all_busy`), and each one's share of stage two (`_stage_two_split`). Records a worker
+    applied again after a rebalance (outcome `duplicate`: another had applied them, its
+    commit had not landed) are not counted."""
+    first = replace(settings, app_id=f"{settings.app_id}-{suffix}", web_port=free_port())
+    group = [first, *(replace(first, web_port=free_port()) for _ in range(workers - 1))]
+    procs = [start_worker(s, log) for s in group]
     samples: list[Sample] = []
     try:
 
-        def both() -> float:
-            polled = [_applied_and_merging(s.web_port) for s in (first, second)]
-            counts = tuple(max(applied, 0.0) for applied, _ in polled)
-            merging = tuple(partials > 0 for _, partials in polled)
-            samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs), merging))
+        def together() -> float:
+            polled = [_applied_and_merging(s.web_port) for s in group]
+            counts = tuple(max(applied, 0.0) for applied, _, _ in polled)
+            merging = tuple(waiting > 0 for _, waiting, _ in polled)
+            merged = tuple(partials for _, _, partials in polled)
+            samples.append(Sample(time.monotonic(), counts, sum(_cpu_seconds(p.pid) for p in procs), merging, merged))
             return sum(counts)
 
-        result = _time_by_counter(both, total, *procs, broker=local_broker.status(settings).pid)
+        result = _time_by_counter(together, total, *procs, broker=local_broker.status(settings).pid)
         result["peak_rss_mb"] = max(_peak_rss_mb(p.pid) for p in procs)
-        result["both_busy"] = _both_busy(samples)
+        result["both_busy" if workers == 2 else "all_busy"] = _all_busy(samples)
+        result["stage_two"] = _stage_two_split(samples, together)
         return result
     finally:
         for proc in procs:
             stop_worker(proc)
 
 
-def _applied_and_merging(port: int) -> tuple[float, float]:
-    """A worker's input records other than duplicates (-1 while it does not answer yet), and
-    the partials waiting for its stage two (over 0 only on the worker that merges them)."""
+def _applied_and_merging(port: int) -> tuple[float, float, float]:
+    """A worker's input records other than duplicates (-1 while it does not answer yet), the
+    partials waiting for its stage two, and the partials it merged."""
     try:
-        families = metric_families(port, "cxkpi_events_consumed", "cxkpi_stage_two_lag_records")
+        families = metric_families(
+            port, "cxkpi_events_consumed", "cxkpi_stage_two_lag_records", "cxkpi_partials_merged"
+        )
     except OSError:
-        return -1.0, 0.0
+        return -1.0, 0.0, 0.0
     consumed = families.get("cxkpi_events_consumed")
     samples = consumed.samples if consumed else []
     applied = sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("outcome") != "duplicate")
-    lag = families.get("cxkpi_stage_two_lag_records")
-    return applied, sum(s.value for s in lag.samples) if lag else 0.0
+    lag, merged = families.get("cxkpi_stage_two_lag_records"), families.get("cxkpi_partials_merged")
+    waiting = sum(s.value for s in lag.samples) if lag else 0.0
+    return applied, waiting, sum(s.value for s in merged.samples if s.name.endswith("_total")) if merged else 0.0
+
+
+def _stage_two_split(samples: list[Sample], poll: Callable[[], float]) -> dict[str, Any] | None:
+    """Partials each worker merged from the first poll at which all were busy (the group has
+    settled; before, the first to join merged everything) until stage two is drained
+    (every worker's stage-two lag 0 in two polls a second apart, at most STAGE_TWO_DRAIN_S),
+    and the largest share against a fair one (`max_over_fair`: 1.0 is an even split)."""
+    busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
+    if busy is None or not busy.merged:
+        return None
+    deadline, drained = time.monotonic() + STAGE_TWO_DRAIN_S, 0
+    while drained < 2 and time.monotonic() < deadline:
+        poll()
+        drained = drained + 1 if not any(samples[-1].merging) else 0
+        time.sleep(1.0)
+    shares = [round(end - start) for start, end in zip(busy.merged, samples[-1].merged, strict=True)]
+    fair = sum(shares) / len(shares)
+    return {
+        "partials_merged": shares,
+        "max_over_fair": round(max(shares) / fair, 3) if fair else None,
+        "drained": drained >= 2,
+    }
 
 
 class Sample(NamedTuple):
-    """One poll of several workers: when, each one's count, their CPU seconds together, and
-    whether each had partials waiting for its stage two."""
+    """One poll of several workers: when, each one's count, their CPU seconds together, whether
+    each had partials waiting for its stage two, and the partials each had merged."""
 
     at: float
     counts: tuple[float, ...]
     cpu_seconds: float
     merging: tuple[bool, ...] = ()
+    merged: tuple[float, ...] = ()
 
 
-def _both_busy(samples: list[Sample]) -> dict[str, Any] | None:
+def _all_busy(samples: list[Sample]) -> dict[str, Any] | None:
     """The rate from the first poll at which every worker had consumed records to the last
     poll: the group's steady rate, without the start-up (the first member takes every
-    partition, then hands half over when the second joins, and the second recovers its state
+    partition, then hands some over as the others join, and each recovers its state
     before it consumes). `after_s`: how long that took after the first record was consumed;
     `one_alone_at_end_s`: from the last record the first to finish consumed to the end (the
-    other worker still busy: its partitions held more, or it also runs stage two);
-    `last_merged_partials`: whether the last to finish was the one seen with partials waiting
-    for its stage two (None: no poll saw any); `until_one_finished`: the rate up to the poll
-    at which the first of them was through (None: no poll in between), what the machine
-    gives two busy workers, without the imbalance of the end. None if one of them never
-    consumed anything."""
+    others still busy: their partitions held more, or stage two kept them); `last_merged_partials`:
+    whether the last to finish was seen with partials waiting for its stage two (None: no poll
+    saw any); `until_one_finished`: the rate up to the poll at which the first of them was
+    through (None: no poll in between), what the machine gives busy workers, without the
+    imbalance of the end. None if one of them never consumed anything."""
     started = next((s for s in samples if sum(s.counts) > 0), None)
     busy = next((s for s in samples if all(c > 0 for c in s.counts)), None)
     if started is None or busy is None:
@@ -577,7 +623,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--only", nargs="*", default=[*CONTENDERS, "cxkpi_two_workers", "cxkpi_delay"], help="contenders to run"
+        "--only",
+        nargs="*",
+        default=[*CONTENDERS, "cxkpi_two_workers", *SHARE_RUNS, "cxkpi_delay"],
+        help="contenders to run",
     )
     parser.add_argument("--delay-seconds", type=float, default=60.0, help="live phase of cxkpi_delay (default 60)")
     parser.add_argument(
@@ -635,6 +684,12 @@ def main(argv: list[str] | None = None) -> int:
                 reference,
             ),
             "cxkpi_two_workers": lambda: _two_workers(settings, total, work / "two-workers.log"),
+            **{
+                f"cxkpi_stage_two_share_{w}x{p}": functools.partial(
+                    _stage_two_share, settings, total, work / f"share-{w}x{p}.log", w, p
+                )
+                for w, p in STAGE_TWO_SPLITS
+            },
         }
         reference: Subset = {}
         if "core" not in args.only:  # the reference for the subset checks
@@ -730,6 +785,10 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
         if until := busy["until_one_finished"]:
             print(f"  until the first of them was through ({until['seconds']} s):"
                   f" {until['events_per_s']:,} events/s, {until['events_per_cpu_s']:,} per CPU second")  # fmt: skip
+    for name in ("cxkpi_two_workers", *SHARE_RUNS):
+        if split := results.get(name, {}).get("stage_two"):
+            print(f"{name}: partials merged per worker once all were busy {split['partials_merged']},"
+                  f" the largest share {split['max_over_fair']}x a fair one")  # fmt: skip
     for name, ratio in ratios.items():
         print(f"{name}: {ratio}")
     if delay:
