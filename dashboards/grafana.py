@@ -195,7 +195,7 @@ def shipping() -> Dashboard:
         Panel(
             "Order bursts",
             (
-                q(f"max(cxkpi_merchants_bursting{{{SEL}}})", "merchants bursting"),
+                q(f"sum(cxkpi_merchants_bursting{{{SEL}}})", "merchants bursting"),
                 q(f"sum(increase(cxkpi_order_bursts_total{{{SEL}}}[1h]))", "bursts started (1h)"),
             ),
             description="Merchants taking orders at 5x their own recent rate (爆单, mostly livestreams); "

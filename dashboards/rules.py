@@ -276,7 +276,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
             cfg,
             "CxkpiBurstShippingSlipping",
             f"({overdue} - {total('cxkpi_orders_overdue', cfg.burst_compare_s)}) > 0\n"
-            f"and on() max(cxkpi_merchants_bursting{{{j}}}) > 0",
+            f"and on() sum(cxkpi_merchants_bursting{{{j}}}) > 0",
             cfg.burst_for_s,
             "ticket",
             "kpi",
@@ -288,7 +288,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiOrderBurst",
-            f"max(cxkpi_merchants_bursting{{{j}}}) > 0",
+            f"sum(cxkpi_merchants_bursting{{{j}}}) > 0",
             cfg.burst_info_for_s,
             "info",
             "kpi",
