@@ -8,7 +8,16 @@ import sys
 import threading
 from collections.abc import Callable
 
-from streams.cli import broker_cmd, demo_cmd, generate_cmd, report_cmd, snapshot_cmd, topics_cmd, worker_cmd
+from streams.cli import (
+    broker_cmd,
+    demo_cmd,
+    generate_cmd,
+    report_cmd,
+    snapshot_cmd,
+    tail_cmd,
+    topics_cmd,
+    worker_cmd,
+)
 from streams.clients.admin import TopicLayoutError
 from streams.clients.reachable import BrokerUnreachable, require_broker
 from streams.clients.security import KafkaAuthError
@@ -16,7 +25,7 @@ from streams.config import SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace], int]
 
-BROKER_COMMANDS = frozenset({"worker", "topics", "report"})
+BROKER_COMMANDS = frozenset({"worker", "topics", "report", "tail"})
 """Commands whose first step is a Kafka client. `generate` needs the broker unless it writes a
 file; `demo` and `broker start` check the cluster themselves when they use one already running."""
 
@@ -30,7 +39,7 @@ def needs_broker(args: argparse.Namespace) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxkpi", description="Streaming consumer-experience KPIs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (broker_cmd, topics_cmd, generate_cmd, demo_cmd, worker_cmd, report_cmd, snapshot_cmd):
+    for module in (broker_cmd, topics_cmd, generate_cmd, demo_cmd, worker_cmd, report_cmd, tail_cmd, snapshot_cmd):
         module.register(sub)
     return parser
 

@@ -80,3 +80,45 @@ def first_committed_offset(
             for batch in consumer.poll(timeout_ms=500, max_records=1).values():
                 return int(min(record.offset for record in batch))
         return None
+
+
+def tail(
+    bootstrap: str,
+    topic: str,
+    *,
+    last: int | None,
+    follow: bool,
+    partitions: list[int] | None = None,
+    key: bytes | None = None,
+    **client: Any,
+) -> Iterator[ConsumerRecord]:
+    """Committed records of `topic` (or of some of its `partitions`; with `key`, only that
+    key's): with `last`, at most that many of the newest, oldest first by timestamp; without
+    it, all from the beginning. With `follow`, then every record as it is committed, until the
+    caller stops. Raises LookupError if the topic does not exist."""
+    with _reader(bootstrap, topic, client) as (consumer, parts):
+        if not parts:
+            raise LookupError(topic)
+        if partitions is not None:
+            parts = [tp for tp in parts if tp.partition in partitions]
+        consumer.assign(parts)
+        end = consumer.end_offsets(parts)
+        start = consumer.beginning_offsets(parts)
+        for tp in parts:
+            # a key's newest records may lie anywhere in its partition
+            consumer.seek(tp, start[tp] if last is None or key is not None else max(start[tp], end[tp] - last))
+        backlog: list[ConsumerRecord] = []
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                backlog.extend(
+                    r
+                    for r in batch
+                    if r.offset < end[TopicPartition(r.topic, r.partition)] and (key is None or r.key == key)
+                )
+        backlog.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+        if last is not None:
+            backlog = backlog[len(backlog) - last :]
+        yield from backlog
+        while follow:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                yield from (r for r in batch if key is None or r.key == key)

@@ -23,6 +23,7 @@ COMMANDS = {
     "topics create": ["topics", "create"],
     "report": ["report", "--baseline", "2026-11-01..2026-11-02", "--current", "2026-11-02..2026-11-03"],
     "generate": ["generate", "--scenario", "steady", "--events", "10"],
+    "tail": ["tail", "kpi.windows"],
 }
 STARTUP_S = 10.0
 """Python, the CLI's imports and the check's own connect timeout fit in this on a busy machine."""
