@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m topics.codegen --check
 	$(PY) -m dashboards --check
+	$(PY) -m streams.reference --check
 
 check: test lint
 

@@ -164,7 +164,8 @@ class Metrics:
         )
         self.bursting = Gauge(
             f"{NS}_merchants_bursting",
-            "Merchants in an order burst now (exported by the worker that merges windows).",
+            "Merchants in an order burst now, of those whose partials partitions this worker merges "
+            "(sum over the workers).",
             registry=r,
         )
         self.lag = Gauge(
@@ -192,7 +193,7 @@ class Metrics:
         self.window_value = Gauge(
             f"{NS}_window_value",
             "Platform-wide value of the newest final event-time window of each KPI output (payment cohorts "
-            "included, which PromQL cannot compute). Exported by the worker that merges windows.",
+            "included, which PromQL cannot compute). Exported by the worker whose stage two merges that KPI.",
             ["kpi", "window"],
             registry=r,
         )
