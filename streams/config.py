@@ -31,7 +31,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     bootstrap: str = f"127.0.0.1:{DEFAULT_KAFKA_PORT}"
-    """Kafka bootstrap servers (CXKPI_BOOTSTRAP)."""
+    """Kafka bootstrap servers (CXKPI_BOOTSTRAP): when set, cxkpi uses that cluster and starts no broker of its own."""
     external_cluster: bool = False
     """True when CXKPI_BOOTSTRAP was given: use that cluster, start nothing."""
     cache_dir: Path = Path(".cache")

@@ -5,16 +5,22 @@ python -m streams.reference --check   # exit 1 when a checked-in file differs fr
 
 The KPI catalog comes from `streams/kpis/catalog.py`, the metric families from a worker's
 own registry (`streams/outputs/metrics.py`): their names, types, help and labels as
-/metrics exposes them.
+/metrics exposes them. The configuration comes from `streams/config.py`: each setting's
+variable from the code that reads it (`load_settings`), its default from what that code
+gives with no variable set, its meaning from the field's docstring.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from streams.config import load_settings
 from streams.kpis.catalog import KPIS, SETTLE_HORIZONS_S, Agg, Kpi
 from streams.outputs.metrics import METRIC_FAMILIES, Metrics
 
@@ -88,7 +94,83 @@ def metrics_md() -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATED: dict[Path, Callable[[], str]] = {DOCS / "kpis.md": kpis_md, DOCS / "metrics.md": metrics_md}
+CONFIG = REPO / "streams" / "config.py"
+ENV = re.compile(r"CXKPI_[A-Z_]+")
+
+
+def _settings_docs(tree: ast.Module) -> dict[str, str]:
+    """Settings field -> its docstring."""
+    (settings,) = (node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings")
+    docs = {}
+    for field, after in zip(settings.body, settings.body[1:], strict=False):
+        documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+        if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and documented:
+            docs[field.target.id] = " ".join(str(after.value.value).split())  # type: ignore[attr-defined]
+    return docs
+
+
+def _variables(tree: ast.Module) -> dict[str, str]:
+    """Settings field -> the CXKPI_ variable `load_settings` reads it from (through a local
+    name where it reads the variable first); fields derived from another's variable are left out."""
+    (load,) = (node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "load_settings")
+
+    def named(node: ast.AST) -> list[str]:
+        return [str(c.value) for c in ast.walk(node) if isinstance(c, ast.Constant) and ENV.fullmatch(str(c.value))]
+
+    local = {
+        target.id: found[0]
+        for stmt in load.body
+        if isinstance(stmt, ast.Assign) and (found := named(stmt.value))
+        for target in stmt.targets
+        if isinstance(target, ast.Name)
+    }
+    call = next(
+        c for c in ast.walk(load) if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "Settings" and c.keywords
+    )
+    variables: dict[str, str] = {}
+    for keyword in call.keywords:
+        found = named(keyword.value) or [
+            local[n.id] for n in ast.walk(keyword.value) if isinstance(n, ast.Name) and n.id in local
+        ]
+        if found and keyword.arg and found[0] not in variables.values():
+            variables[keyword.arg] = found[0]
+    return variables
+
+
+def _default(value: Any) -> str:
+    if value in ("", (), None, 0) and not isinstance(value, bool):
+        return "(none)" if value in ("", (), None) else "0"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def config_md() -> str:
+    tree = ast.parse(CONFIG.read_text(encoding="utf-8"))
+    docs, defaults = _settings_docs(tree), load_settings({})
+    lines = [
+        HEADER.format(source="streams/config.py"),
+        "# Configuration",
+        "",
+        "One settings object, read once at start-up from `CXKPI_*` environment variables; a value",
+        "that cannot be used stops the command with one line naming the variable (exit code 2).",
+        "Defaults are what an empty environment gives.",
+        "",
+        "| variable | default | what it sets |",
+        "|---|---|---|",
+    ]
+    for field, variable in _variables(tree).items():
+        value = getattr(defaults, field)
+        default = "all of the catalog" if value == tuple(k.name for k in KPIS) else _default(value)
+        lines.append(f"| `{variable}` | `{default}` | {docs.get(field, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED: dict[Path, Callable[[], str]] = {
+    DOCS / "kpis.md": kpis_md,
+    DOCS / "metrics.md": metrics_md,
+    DOCS / "configuration.md": config_md,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
