@@ -1,4 +1,5 @@
-"""Render the contract's views: JSON Schemas, typed models, validity checks and the README's field tables.
+"""Render the contract's views: JSON Schemas, typed models, validity checks, the README's field
+tables and the AsyncAPI document.
 
 `python -m topics.codegen` rewrites them; `--check` exits 1 when a checked-in file differs
 (CI and `tests/topics/test_contract_drift.py` use it).
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from topics.contract import ALL_TOPICS, Field, Kind, Record, Topic
+from topics.asyncapi import render_asyncapi
+from topics.contract import ALL_TOPICS, Field, Kind, Record
+from topics.json_schema import topic_schema
 from topics.render_checks import render_checks
 
 HERE = Path(__file__).resolve().parent
@@ -20,55 +22,8 @@ SCHEMA_DIR = HERE / "schemas"
 MODELS_FILE = HERE / "models.py"
 CHECKS_FILE = HERE / "checks.py"
 README_FILE = HERE / "README.md"
+ASYNCAPI_FILE = HERE / "asyncapi.yaml"
 BEGIN, END = "<!-- BEGIN GENERATED: python -m topics.codegen -->", "<!-- END GENERATED -->"
-
-
-def field_schema(spec: Field) -> dict[str, Any]:
-    out: dict[str, Any]
-    if spec.kind is Kind.ENUM:
-        out = {"type": "string", "enum": list(spec.values)}
-    elif spec.kind is Kind.ENUM_LIST:
-        out = {"type": "array", "items": {"type": "string", "enum": list(spec.values)}, "uniqueItems": True}
-    elif spec.kind is Kind.TIMESTAMP:
-        out = {"type": "integer", "minimum": 0}
-    else:
-        out = {"type": spec.kind.value}
-    if spec.minimum is not None:
-        out["minimum"] = spec.minimum
-    if spec.maximum is not None:
-        out["maximum"] = spec.maximum
-    if spec.max_length is not None:
-        out["maxLength"] = spec.max_length
-    if spec.nullable:
-        out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-    out["description"] = spec.doc
-    return out
-
-
-def record_schema(record: Record) -> dict[str, Any]:
-    return {
-        "title": record.name,
-        "description": record.doc,
-        "type": "object",
-        "properties": {f.name: field_schema(f) for f in record.fields},
-        "required": [f.name for f in record.fields if f.required],
-    }
-
-
-def topic_schema(topic: Topic) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"cxkpi/topics/{topic.name}.schema.json",
-        "title": topic.name,
-        "description": topic.doc,
-    }
-    if len(topic.records) == 1:
-        schema.update({k: v for k, v in record_schema(topic.records[0]).items() if k != "title"})
-    else:
-        schema["oneOf"] = [record_schema(r) for r in topic.records]
-    return schema
 
 
 def render_schemas() -> dict[Path, str]:
@@ -159,6 +114,7 @@ def rendered_files() -> dict[Path, str]:
     files[MODELS_FILE] = render_models()
     files[CHECKS_FILE] = render_checks()
     files[README_FILE] = render_readme(README_FILE.read_text(encoding="utf-8"))
+    files[ASYNCAPI_FILE] = render_asyncapi()
     return files
 
 

@@ -12,8 +12,8 @@ import pytest
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults, OutRecord
 from tests.generator.conftest import events_of
-from topics.codegen import topic_schema
 from topics.contract import TOPICS_BY_NAME
+from topics.json_schema import topic_schema
 from topics.validation import Reject, decode_event, record_key
 
 

@@ -14,8 +14,8 @@ from streams.clients.admin import create_topics
 from streams.config import Settings
 from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
-from topics.codegen import topic_schema
 from topics.contract import ALL_TOPICS, INPUT_TOPICS, TOPICS_BY_NAME
+from topics.json_schema import topic_schema
 from topics.validation import Reject, decode_event
 
 pytestmark = pytest.mark.kafka

@@ -7,7 +7,7 @@ import typing
 import jsonschema
 import pytest
 
-from topics import codegen, models
+from topics import codegen, json_schema, models
 from topics.contract import ALL_TOPICS, INPUT_TOPICS, Kind
 
 
@@ -33,7 +33,7 @@ def test_models_match_contract(topic: typing.Any) -> None:
 
 @pytest.mark.parametrize("topic", ALL_TOPICS, ids=lambda t: t.name)
 def test_schemas_are_valid_json_schema(topic: typing.Any) -> None:
-    jsonschema.Draft202012Validator.check_schema(codegen.topic_schema(topic))
+    jsonschema.Draft202012Validator.check_schema(json_schema.topic_schema(topic))
 
 
 def test_input_topics_are_co_partitioned_and_keyed_by_order() -> None:
