@@ -4,7 +4,6 @@ for `IDLE_AFTER_S`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,12 +12,7 @@ from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.worker import engines as engines_module
 from streams.worker.engines import IDLE_AFTER_S, Engines
 from streams.worker.state.offsets import Expected
-
-
-@dataclass(frozen=True)
-class TP:
-    topic: str
-    partition: int
+from tests.worker.fakes import TP
 
 
 def _engines() -> Engines:

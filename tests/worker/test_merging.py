@@ -16,16 +16,11 @@ from streams.kpis.merge import group_id, progress_id
 from streams.outputs.metrics import Metrics
 from streams.worker.merging import Merging
 from streams.worker.state.writes import MERGE_STATE
+from tests.worker.fakes import TP
 from topics.contract import KPI_WINDOWS
 
 PARTIALS = "cxkpi-window-partials"
 MINUTE = 60_000
-
-
-@dataclass(frozen=True)
-class TP:
-    topic: str
-    partition: int
 
 
 @dataclass

@@ -11,14 +11,9 @@ from typing import Any
 from streams.kpis.engine import PartitionEngine
 from streams.worker.positions import Positions
 from streams.worker.state.offsets import Expected
+from tests.worker.fakes import TP
 
 PARTIALS = "cxkpi-window-partials"
-
-
-@dataclass(frozen=True)
-class TP:
-    topic: str
-    partition: int
 
 
 @dataclass

@@ -11,12 +11,7 @@ from typing import Any
 from streams.config import Settings
 from streams.worker.seeking import SeekBack
 from streams.worker.state.offsets import Arrival, Expected
-
-
-@dataclass(frozen=True)
-class TP:
-    topic: str
-    partition: int
+from tests.worker.fakes import TP
 
 
 @dataclass
