@@ -138,8 +138,8 @@ def _variables(tree: ast.Module) -> dict[str, str]:
 
 
 def _default(value: Any) -> str:
-    if value in ("", (), None, 0) and not isinstance(value, bool):
-        return "(none)" if value in ("", (), None) else "0"
+    if value in ("", (), None):
+        return "(none)"
     if isinstance(value, tuple):
         return ",".join(map(str, value))
     return str(value)
