@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(PY) -m topics.codegen --check
 	$(PY) -m dashboards --check
 	$(PY) -m streams.reference --check
+	$(PY) -m bench.report --check
 
 check: test lint
 
