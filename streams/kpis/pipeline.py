@@ -6,7 +6,7 @@ the same pieces, with Kafka doing the partitioning and tables holding the state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.routing import StageTwoRouting
 from streams.kpis.stage_two import StageTwo
+from streams.kpis.windows import ClosedWindow
 from topics.partitioner import partition_of
 from topics.validation import Reject, decode_record
 
@@ -65,18 +66,27 @@ class LocalPipeline:
         self.close()
 
     def finish(self) -> None:
-        """The input is over: every topic is idle, so the newest event time leads the watermark."""
+        """The input is quiet, as a worker sees a topic read to its end: every topic is idle, so
+        the newest event time leads the watermark, less the grace. Windows within the grace of
+        the newest event, and cohorts not settled, stay open, as in a worker (the integration
+        tests compare a worker's final windows with these); `end` closes them."""
         for engine in self.engines:
             for topic in engine.windows.expected_topics:
                 engine.windows.set_idle(topic)
         self.close()
 
-    def close(self) -> None:
+    def end(self) -> None:
+        """The input is over for good (a bounded replay): after `finish`, every window still
+        open is final, cohort windows too, so the last events' windows are published."""
+        self.finish()
+        self.close(PartitionEngine.end_of_input)
+
+    def close(self, closing: Callable[[PartitionEngine], list[ClosedWindow]] = PartitionEngine.close_due) -> None:
         """Stage one's closing and stage two's merge, in the order the partials topic would carry them."""
         for engine in self.engines:
             p = engine.partition
             for provisional, windows, marks in (
-                (False, engine.close_due(), engine.windows.closed_through),
+                (False, closing(engine), engine.windows.closed_through),
                 (True, engine.provisional_due(), engine.windows.provisional_through),
             ):
                 for window in windows:

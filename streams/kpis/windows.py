@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+END_OF_INPUT_MS = 2**62
+"""Every horizon's progress once the input is over for good (`close_all`): past any window."""
 Vector = list[float]
 GroupKey = tuple[int, int, int]
 """(window size ms, window start ms, settle ms)"""
@@ -223,6 +225,21 @@ class PartitionWindows:
                     self.changed.add(group)
                     yield ClosedWindow(size, group[1], settle, self.open.pop(group))
                 self.closed_through[(size, settle)] = final_end
+
+    def close_all(self) -> Iterator[ClosedWindow]:
+        """The input is over for good (a bounded replay, a backfill): every open window is final
+        now, oldest first, cohort windows too, since no event can change them any more (what
+        Flink's end-of-input watermark does). Every horizon's progress goes to END_OF_INPUT_MS,
+        so stage two completes each window once every partition has ended; the window updates of
+        an event that still comes count as late."""
+        self._hot.clear()
+        horizons = {(size, settle) for size in self.sizes_ms for settle in self.settles_ms}
+        horizons |= {(size, settle) for size, _, settle in self.open}
+        for size, settle in sorted(horizons):
+            for group in sorted(g for g in self.open if g[0] == size and g[2] == settle):
+                self.changed.add(group)
+                yield ClosedWindow(size, group[1], settle, self.open.pop(group))
+            self.closed_through[(size, settle)] = END_OF_INPUT_MS
 
     def provisional_due(self) -> Iterator[ClosedWindow]:
         """Snapshots of cohort windows (settle > 0) the watermark passed the end of, once each.

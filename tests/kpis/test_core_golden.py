@@ -172,3 +172,27 @@ def test_cohort_windows_are_reported_provisionally_first() -> None:
         if r["kpi"] == "ship_within_48h_ratio" and r != finals[key_of(r)] | {"final": False}
     ]
     assert changed
+
+
+def test_the_end_of_input_makes_every_window_final(
+    records: list[tuple[str, bytes, bytes]], in_order: dict[Any, Any]
+) -> None:
+    """`finish` leaves the windows within the grace of the last events, and cohorts not
+    settled, open (as a worker does); `end` closes them all, each equal to the batch
+    reference; an event that still comes updates its order, and its window updates count
+    as late."""
+    expected = batch_kpis([orjson.loads(v) for _, _, v in records], HOUR)
+    assert [key for key in expected if key not in in_order]  # what `finish` leaves open
+    pipeline = LocalPipeline(partitions=4, config=CONFIG)
+    pipeline.feed(records)
+    pipeline.end()
+    ended = _final_by_key(pipeline.windows)
+    assert [key for key in expected if key not in ended] == []
+    _assert_same({key: ended[key] for key in expected}, expected)
+    assert {key: ended[key] for key in in_order} == in_order  # `finish`'s windows unchanged
+    topic, key, value = records[-1]  # the last order's event again, under a new event id
+    event = orjson.loads(value) | {"event_id": "again"}
+    late_before = sum(engine.windows.late_updates for engine in pipeline.engines)
+    pipeline.feed([(topic, key, orjson.dumps(event))])
+    assert sum(engine.windows.late_updates for engine in pipeline.engines) > late_before
+    assert _final_by_key(pipeline.windows) == ended
