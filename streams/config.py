@@ -98,6 +98,12 @@ class Settings:
     """How long a partition with records waiting may go without one processed before the worker
     logs it as stalled, an ERROR naming the partition (CXKPI_STALL_TIMEOUT_SECONDS; Faust's
     `stream_processing_timeout`)."""
+    end_of_input_s: int = 0
+    """For a bounded replay or backfill (CXKPI_END_OF_INPUT_SECONDS): once every input topic of a
+    partition is read to its end and has had no record for this long, its input is over: every
+    window still open there closes, final (cohorts too), and the window updates of any event
+    that still comes count as late. 0 (the default): never, as a live stream wants, where the
+    windows within the grace of the newest event wait for later events."""
     session_timeout_s: int = 30
     """Consumer-group session timeout (CXKPI_SESSION_TIMEOUT_SECONDS): how long a crashed worker's
     partitions wait before the group gives them to another."""
@@ -192,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alertmanager_port=_int(env, "CXKPI_ALERTMANAGER_PORT", defaults.alertmanager_port),
         session_timeout_s=_int(env, "CXKPI_SESSION_TIMEOUT_SECONDS", defaults.session_timeout_s),
         stall_timeout_s=_int(env, "CXKPI_STALL_TIMEOUT_SECONDS", defaults.stall_timeout_s),
+        end_of_input_s=_int(env, "CXKPI_END_OF_INPUT_SECONDS", defaults.end_of_input_s),
         fetch_max_wait_ms=_int(env, "CXKPI_FETCH_MAX_WAIT_MS", defaults.fetch_max_wait_ms),
         fetch_partition_bytes=_int(env, "CXKPI_FETCH_PARTITION_BYTES", fetch_bytes),
         security_protocol=(env.get("CXKPI_SECURITY_PROTOCOL") or defaults.security_protocol).upper(),
@@ -219,6 +226,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"CXKPI_LOG_LEVEL={settings.log_level!r}: choose one of {', '.join(LOG_LEVELS)}")
     if settings.stall_timeout_s <= 0:
         raise SettingsError(f"CXKPI_STALL_TIMEOUT_SECONDS={settings.stall_timeout_s}: a number of seconds above 0")
+    if settings.end_of_input_s < 0:
+        raise SettingsError(f"CXKPI_END_OF_INPUT_SECONDS={settings.end_of_input_s}: seconds, 0 for never")
     if not 0 <= settings.fetch_max_wait_ms <= 60_000:
         raise SettingsError(f"CXKPI_FETCH_MAX_WAIT_MS={settings.fetch_max_wait_ms}: milliseconds from 0 to 60000")
     if settings.fetch_partition_bytes < 64 << 10:
@@ -270,6 +279,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CXKPI_STAGE_TWO_PARTITIONS": str(settings.stage_two_partitions),
         "CXKPI_SESSION_TIMEOUT_SECONDS": str(settings.session_timeout_s),
         "CXKPI_STALL_TIMEOUT_SECONDS": str(settings.stall_timeout_s),
+        "CXKPI_END_OF_INPUT_SECONDS": str(settings.end_of_input_s),
         "CXKPI_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
         "CXKPI_FETCH_PARTITION_BYTES": str(settings.fetch_partition_bytes),
         "CXKPI_SECURITY_PROTOCOL": settings.security_protocol,

@@ -85,3 +85,11 @@ def test_a_paced_replays_grace_covers_the_same_wall_time_at_any_speed() -> None:
     assert paced_grace_s(600, 600.0) == 6000
     assert paced_grace_s(600, 1.0) == 600  # never below what the settings say
     assert paced_grace_s(86_400, 600.0) == 86_400
+
+
+def test_the_end_of_input_is_never_by_default_and_never_negative() -> None:
+    assert load_settings({}).end_of_input_s == 0
+    assert load_settings({"CXKPI_END_OF_INPUT_SECONDS": "30"}).end_of_input_s == 30
+    assert worker_env(load_settings({"CXKPI_END_OF_INPUT_SECONDS": "30"}))["CXKPI_END_OF_INPUT_SECONDS"] == "30"
+    with pytest.raises(SettingsError, match="CXKPI_END_OF_INPUT_SECONDS"):
+        load_settings({"CXKPI_END_OF_INPUT_SECONDS": "-1"})

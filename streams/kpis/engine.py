@@ -140,10 +140,6 @@ class PartitionEngine:
         self._expire()
         return list(self.windows.close_due())
 
-    def end_of_input(self) -> list[ClosedWindow]:
-        """The input is over for good: every window still open, final (`PartitionWindows.close_all`)."""
-        return list(self.windows.close_all())
-
     def provisional_due(self) -> list[ClosedWindow]:
         """Cohort windows whose own end passed, not yet settled: reported once, marked provisional."""
         return list(self.windows.provisional_due())

@@ -6,7 +6,7 @@ the same pieces, with Kafka doing the partitioning and tables holding the state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ from streams.kpis.context import MetricsSink, NullMetrics
 from streams.kpis.engine import EngineConfig, PartitionEngine
 from streams.kpis.routing import StageTwoRouting
 from streams.kpis.stage_two import StageTwo
-from streams.kpis.windows import ClosedWindow
 from topics.partitioner import partition_of
 from topics.validation import Reject, decode_record
 
@@ -79,14 +78,16 @@ class LocalPipeline:
         """The input is over for good (a bounded replay): after `finish`, every window still
         open is final, cohort windows too, so the last events' windows are published."""
         self.finish()
-        self.close(PartitionEngine.end_of_input)
+        for engine in self.engines:
+            engine.windows.end_input()
+        self.close()
 
-    def close(self, closing: Callable[[PartitionEngine], list[ClosedWindow]] = PartitionEngine.close_due) -> None:
+    def close(self) -> None:
         """Stage one's closing and stage two's merge, in the order the partials topic would carry them."""
         for engine in self.engines:
             p = engine.partition
             for provisional, windows, marks in (
-                (False, closing(engine), engine.windows.closed_through),
+                (False, engine.close_due(), engine.windows.closed_through),
                 (True, engine.provisional_due(), engine.windows.provisional_through),
             ):
                 for window in windows:

@@ -87,6 +87,7 @@ class PartitionWindows:
     that can move it. Computed per event it was 4% of a worker's batch handling (py-spy,
     2026-11-27); in a backlog nearly every event raises its topic's time, but only a raise
     of the topic holding the watermark back moves it."""
+    _ending: bool = field(default=False, init=False, repr=False, compare=False)
     _seen_all: bool = field(default=False, init=False, repr=False, compare=False)
     """Every expected topic has been seen: the watermark exists from now on."""
     _hot: dict[int, dict[int, tuple[int, Group]]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -200,8 +201,21 @@ class PartitionWindows:
         kept = hot[size] = (start, group)
         return kept
 
+    def end_input(self) -> None:
+        """The input is over for good: the next `close_due` closes every open window (`close_all`)."""
+        self._ending = True
+
+    @property
+    def ended(self) -> bool:
+        """The input ended here (`end_input`): every horizon's progress is END_OF_INPUT_MS."""
+        return bool(self.closed_through) and all(t == END_OF_INPUT_MS for t in self.closed_through.values())
+
     def close_due(self) -> Iterator[ClosedWindow]:
         """Every window now final, oldest first, once each (empty ones too)."""
+        if self._ending:
+            self._ending = False
+            yield from self.close_all()
+            return
         self._hot.clear()
         wm = self.watermark()
         if wm is None:

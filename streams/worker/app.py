@@ -115,11 +115,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         keep_queued_on_resume(app, stream)  # else the end of a recovery can drop partials unseen
         await merging.from_stream(stream)
 
-    idle = IdleRelease(app, engines, stage_one, positions, inputs)
+    idle = IdleRelease(app, engines, stage_one, positions, inputs, settings.end_of_input_s)
 
     @app.timer(interval=2.0)
     async def idle_partitions() -> None:
         await idle.release()
+        await idle.end_inputs()
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:

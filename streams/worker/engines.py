@@ -67,9 +67,9 @@ class Engines:
     def seen(self, topic: str, partition: int) -> None:
         self._last_seen[(topic, partition)] = time.monotonic()
 
-    def quiet(self, tp: Any) -> bool:
-        """No record of this topic partition applied for `IDLE_AFTER_S` (or since start-up)."""
-        return time.monotonic() - self._last_seen.get((tp.topic, tp.partition), self._started) >= IDLE_AFTER_S
+    def quiet(self, tp: Any, for_s: float = IDLE_AFTER_S) -> bool:
+        """No record of this topic partition applied for `for_s` seconds (or since start-up)."""
+        return time.monotonic() - self._last_seen.get((tp.topic, tp.partition), self._started) >= for_s
 
     def keep_only(self, owned: set[int]) -> None:
         """After an assignment: drop what another worker owns now; keep what stayed here."""

@@ -9,6 +9,10 @@ records arrive behind a watermark the other topics moved on, and are late: a bro
 restart test on 2026-11-27 lost about 30 windows of support-ticket events this way. So a
 quiet topic partition is released only when every input topic of its partition is read to
 its end: then nothing is waiting that could move the watermark past it.
+
+With CXKPI_END_OF_INPUT_SECONDS (a bounded replay or backfill), a partition whose every input
+topic was released, is still read to its end, and has had no record for that long ends its
+input: every window still open there closes, final (`PartitionWindows.end_input`).
 """
 
 from __future__ import annotations
@@ -43,12 +47,21 @@ class IdleRelease:
     End offsets come from the broker (ListOffsets), not the consumer's fetch cache, which is
     unset or stale right after start-up and would declare a topic idle before its data came."""
 
-    def __init__(self, app: Any, engines: Engines, stage_one: StageOne, positions: Positions, inputs: set[str]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        engines: Engines,
+        stage_one: StageOne,
+        positions: Positions,
+        inputs: set[str],
+        end_of_input_s: float = 0.0,
+    ) -> None:
         self.app = app
         self.engines = engines
         self.stage_one = stage_one
         self.positions = positions
         self.inputs = inputs
+        self.end_of_input_s = end_of_input_s
 
     async def release(self) -> None:
         app, engines = self.app, self.engines
@@ -74,3 +87,37 @@ class IdleRelease:
             for tp in release:
                 engines.by_partition[tp.partition].windows.set_idle(tp.topic)
             await self.stage_one.publish([engines.by_partition[p] for p in sorted({tp.partition for tp in release})])
+
+    async def end_inputs(self) -> None:
+        """End the input of every partition quiet for `end_of_input_s` (0: never), read to its end."""
+        app, engines = self.app, self.engines
+        if not self.end_of_input_s or not tables_ready(app):
+            return
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in self.inputs]
+        candidates = [tp for tp in owned if self._over(tp)]
+        if not candidates:
+            return
+        ends = await app.consumer.highwaters(*owned)
+        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
+        over = {tp.partition for tp in releasable(candidates, ends, positions)}
+        over -= {tp.partition for tp in owned if not self._over(tp)}
+        if not over:
+            return
+        async with engines.busy, self.stage_one.publisher.in_transaction({}):
+            ready = tables_ready(app)  # as in `release`: the awaits above let batches and rebalances in
+            ended = sorted(p for p in over if ready and all(self._over(tp) for tp in owned if tp.partition == p))
+            for partition in ended:
+                engines.by_partition[partition].windows.end_input()
+            await self.stage_one.publish([engines.by_partition[p] for p in ended])
+        if ended:
+            app.log.warning("end of input (CXKPI_END_OF_INPUT_SECONDS): every window closed in partitions %s", ended)
+
+    def _over(self, tp: Any) -> bool:
+        """`tp`'s partition is here, not ended yet, `tp`'s topic released and quiet for the end-of-input time."""
+        engine = self.engines.by_partition.get(tp.partition)
+        return (
+            engine is not None
+            and not engine.windows.ended
+            and tp.topic in engine.windows.idle
+            and self.engines.quiet(tp, self.end_of_input_s)
+        )
