@@ -33,6 +33,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import subset, textbook_faust
+from bench.batches import run_in_batches
 from bench.live import LiveFeed, LiveSink
 from bench.subset import Subset
 from streams.clients.admin import create_topics
@@ -41,7 +42,6 @@ from streams.config import Settings
 from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream, OutRecord
 from streams.kpis.engine import EngineConfig
-from streams.kpis.pipeline import LocalPipeline
 from streams.local import broker as local_broker
 from streams.local.worker import (
     free_port,
@@ -261,10 +261,9 @@ def _preload(bootstrap: str, seed: int, events: int, spool: Path) -> list[OutRec
 
 def _in_process(records: list[OutRecord], config: EngineConfig) -> tuple[dict[str, Any], Subset]:
     """The core in process, no Kafka: its rate and its common subset."""
+    fed = [(r.topic, r.key, r.value) for r in records]
     start, cpu_start = time.monotonic(), time.process_time()
-    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS, config=config)
-    pipeline.feed((r.topic, r.key, r.value) for r in records)
-    pipeline.finish()
+    pipeline = run_in_batches(fed, config)
     elapsed, cpu = time.monotonic() - start, time.process_time() - cpu_start
     n = len(records)
     result = {

@@ -1,7 +1,7 @@
 """The KPI core alone, in process, no broker: `python -m bench.core [--events N] [--profile FILE]`.
 
-The same run as the benchmark's `core` contender (`LocalPipeline` over the deterministic
-`steady` data set, all KPIs, the bench's window configuration), for the quick loop of a
+The same run as the benchmark's `core` contender (`bench.batches.run_in_batches` over the
+deterministic `steady` data set, all KPIs, the bench's window configuration), for the quick loop of a
 change to the core: its events per CPU second in a few rounds, and with `--profile` a
 cProfile of one more round (`python -m pstats FILE`, or `--top` lines printed). The data set
 is generated once, before any clock starts.
@@ -18,25 +18,22 @@ import time
 from typing import Any
 
 from bench.__main__ import ENGINE_CONFIG, ORDERS_PER_EVENT_S
+from bench.batches import Record, run_in_batches
 from streams.generator.scenarios import scenario
-from streams.generator.stream import EventStream, OutRecord
+from streams.generator.stream import EventStream
 from streams.kpis.pipeline import LocalPipeline
-from topics.contract import INPUT_PARTITIONS
 
 
-def records(events: int, seed: int) -> list[OutRecord]:
+def records(events: int, seed: int) -> list[Record]:
     stream = EventStream(scenario("steady"), seed=seed, rate_per_s=ORDERS_PER_EVENT_S, max_events=events)
-    return list(stream)
+    return [(r.topic, r.key, r.value) for r in stream]
 
 
-def run(data: list[OutRecord]) -> LocalPipeline:
-    pipeline = LocalPipeline(partitions=INPUT_PARTITIONS, config=ENGINE_CONFIG)
-    pipeline.feed((r.topic, r.key, r.value) for r in data)
-    pipeline.finish()
-    return pipeline
+def run(data: list[Record]) -> LocalPipeline:
+    return run_in_batches(data, ENGINE_CONFIG)
 
 
-def timed(data: list[OutRecord]) -> dict[str, Any]:
+def timed(data: list[Record]) -> dict[str, Any]:
     start, cpu_start = time.monotonic(), time.process_time()
     pipeline = run(data)
     elapsed, cpu = time.monotonic() - start, time.process_time() - cpu_start

@@ -54,6 +54,8 @@ class LocalPipeline:
         self.stages = [two]
 
     def feed(self, records: Iterable[tuple[str, bytes, bytes | None]], close_every: int = 500) -> None:
+        """Apply `records` in order, closing windows after every `close_every` and at the end."""
+        n = 0
         for n, (topic, key, value) in enumerate(records, 1):
             p = partition_of(key, self.partitions)
             event = decode_record(key, value, topic)
@@ -62,7 +64,8 @@ class LocalPipeline:
             self.rejected_later += len(self.engines[p].drain_rejected())
             if n % close_every == 0:
                 self.close()
-        self.close()
+        if n == 0 or n % close_every:  # not closed just now
+            self.close()
 
     def finish(self) -> None:
         """The input is quiet, as a worker sees a topic read to its end: every topic is idle, so
