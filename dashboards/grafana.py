@@ -130,6 +130,7 @@ def overview() -> Dashboard:
         Panel(
             "Orders paid per minute",
             (q(f"60 * sum by (channel) (rate(cxkpi_orders_paid_total{{{ORDER_SEL}}}[{RATE}]))", "{{channel}}"),),
+            unit="opm",
         ),
         Panel(
             "Orders overdue against their promise",
@@ -193,7 +194,7 @@ def shipping() -> Dashboard:
             runbook="CxkpiOverdueBacklogGrowing",
         ),
         Panel(
-            "Order bursts",
+            "Order bursts (爆单)",
             (
                 q(f"sum(cxkpi_merchants_bursting{{{SEL}}})", "merchants bursting"),
                 q(f"sum(increase(cxkpi_order_bursts_total{{{SEL}}}[1h]))", "bursts started (1h)"),
@@ -414,7 +415,7 @@ def processor() -> Dashboard:
         ),
         Panel(
             "kpi.windows records published",
-            (q(f"sum(rate(cxkpi_windows_emitted_total{{{SEL}}}[{RATE}]))", "windows/s"),),
+            (q(f"sum(rate(cxkpi_windows_emitted_total{{{SEL}}}[{RATE}]))", "windows published"),),
             unit="reqps",
         ),
     )
