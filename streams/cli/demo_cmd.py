@@ -207,8 +207,7 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
         f"monitoring (rule windows shrunk {scale:g}x to the demo's pace; logs in {workdir}):\n"
         f"  prometheus   {monitoring.prometheus_url}/alerts (pid {pids['prometheus']})\n"
         f"  alertmanager {monitoring.alertmanager_url} (pid {pids['alertmanager']})\n"
-        f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} --range 5m"
-        " --rate-interval 10s --compare 30s",
+        f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} (once the scenario is sent)",
         flush=True,
     )
 
