@@ -181,7 +181,8 @@ def shipping() -> Dashboard:
             "False promises: shipped after the promised time",
             (
                 q(
-                    f'sum(rate(cxkpi_orders_shipped_total{{{ORDER_SEL},promise="late"}}[{RATE}]))'
+                    # no late shipment yet is a share of 0, not a panel without data
+                    f'(sum(rate(cxkpi_orders_shipped_total{{{ORDER_SEL},promise="late"}}[{RATE}])) or on() vector(0))'
                     f" / sum(rate(cxkpi_orders_shipped_total{{{ORDER_SEL}}}[{RATE}]))",
                     "late share",
                 ),
@@ -367,14 +368,21 @@ def processor() -> Dashboard:
         ),
         Panel(
             "Rejects by reason",
-            (q(f"sum by (reason) (rate(cxkpi_rejects_total{{{SEL}}}[{RATE}]))", "{{reason}}"),),
+            (
+                q(f"sum by (reason) (rate(cxkpi_rejects_total{{{SEL}}}[{RATE}]))", "{{reason}}"),
+                # a reject counter has no series before its first reject: none yet is a rate of 0
+                q(f"sum(rate(cxkpi_rejects_total{{{SEL}}}[{RATE}])) or on() vector(0)", "all reasons"),
+            ),
             unit="reqps",
             runbook="CxkpiRejectRateHigh",
         ),
         Panel(
             "Late events and late window updates",
             (
-                q(f'sum(rate(cxkpi_events_consumed_total{{{SEL},outcome="late"}}[{RATE}]))', "late events"),
+                q(
+                    f'sum(rate(cxkpi_events_consumed_total{{{SEL},outcome="late"}}[{RATE}])) or on() vector(0)',
+                    "late events",
+                ),
                 q(f"sum(rate(cxkpi_late_window_updates_total{{{SEL}}}[{RATE}]))", "late window updates"),
             ),
             unit="reqps",
