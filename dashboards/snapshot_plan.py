@@ -1,7 +1,8 @@
 """What `cxkpi snapshot` draws when given only a Prometheus: defaults from the data it holds.
 
 The range is where the worker's event time was advancing (a replay's whole run, a live
-business's last 6 h); `$__rate_interval` is Grafana's (4 scrapes, or a step and a scrape);
+business's last 6 h); `$__rate_interval` is Grafana's (4 scrapes, or a step and a scrape), at least an
+hour of event time in a replay;
 `$compare` is the dashboard's default when the data reaches back that far, else the
 longest option that does. In a replay both are event time converted at its pace.
 """
@@ -13,8 +14,17 @@ import math
 from dashboards import grafana
 from dashboards.prometheus_api import head_span, range_query, scrape_interval_s
 from dashboards.snapshot import ALL, View
-from dashboards.timeline import NEWEST_EVENT, Timeline, active_range, capped, compare_choice, duration_s
+from dashboards.timeline import (
+    NEWEST_EVENT,
+    REPLAY_PACE,
+    Timeline,
+    active_range,
+    capped,
+    compare_choice,
+    duration_s,
+)
 
+HOUR_S = 3600.0
 POINTS = 1000
 """Samples of the newest event time read to find the range and the pace."""
 TAIL_SCRAPES = 10
@@ -48,16 +58,20 @@ def timeline(url: str, range_s: float | None, scrape_s: float) -> Timeline:
     return Timeline(start, end, tuple(wall), tuple(event))
 
 
-def rate_interval_s(step_s: float, scrape_s: float) -> float:
-    """Grafana's $__rate_interval: a rate() window holding at least four scrapes."""
-    return float(math.ceil(max(4 * scrape_s, step_s + scrape_s)))
+def rate_interval_s(step_s: float, scrape_s: float, pace: float) -> float:
+    """Grafana's $__rate_interval (a rate() window holding at least four scrapes), and in a
+    replay at least an hour of event time: a few scrapes of a 600x replay are minutes of
+    business, too few events for a rate that reads as one."""
+    grafana = max(4 * scrape_s, step_s + scrape_s)
+    event_hour = HOUR_S / pace if pace > REPLAY_PACE else 0.0
+    return float(math.ceil(max(grafana, event_hour)))
 
 
 def plan(url: str, range_s: float | None = None, rate_interval: str | None = None, compare: str | None = None) -> View:
     scrape_s = scrape_interval_s(url)
     line = timeline(url, range_s, scrape_s)
     step = max((line.end - line.start) / 240, 1.0)
-    rate_s = duration_s(rate_interval) if rate_interval else rate_interval_s(step, scrape_s)
+    rate_s = duration_s(rate_interval) if rate_interval else rate_interval_s(step, scrape_s, line.pace)
     options, default = compare_options()
     span_s = line.event_time(line.end) - line.event_time(line.start)
     chosen = compare or compare_choice(options, default, span_s)
