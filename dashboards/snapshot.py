@@ -118,9 +118,21 @@ def render_dashboard(board: Dashboard, prometheus_url: str, out: Path, view: Vie
         fig.suptitle(f"{board.title}\n{_subtitle(view.timeline)}", fontsize=12)
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=72)
+        save_small(fig, out)
         plt.close(fig)
     return with_data
+
+
+def save_small(fig: Any, out: Path) -> None:
+    """PNG in 256 colours: line charts need no more, and the images live in the repository."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(256).save(out, optimize=True)
 
 
 def _subtitle(timeline: Timeline) -> str:
@@ -149,7 +161,7 @@ def _stat_lines(panel: Panel, series: list[Series], view: View) -> str:
         latest = one.finite()
         if latest:
             text = units.stat_text(panel.unit, latest[-1], view.timeline.pace)
-            lines.append(text if one.label == "value" else f"{one.label}: {text}")
+            lines.append(text if len(series) == 1 else f"{one.label}: {text}")
     return "\n".join(lines)
 
 
@@ -173,6 +185,11 @@ def _draw_lines(ax: Any, panel: Panel, series: list[Series], view: View) -> None
         ax.set_ylabel("event time (UTC)", fontsize=7)
     elif scale.label:
         ax.set_ylabel(scale.label, fontsize=7)
+    if panel.unit != "dateTimeAsIso" and min((v for s in series for v in s.finite()), default=0.0) >= 0:
+        # counts, rates and shares from zero (a flat 0 not centred on -0.04), with a sliver
+        # below it so a line at 0 shows above the axis rather than hiding in it
+        top = ax.get_ylim()[1]
+        ax.set_ylim(-0.03 * top, top)
     ax.tick_params(labelsize=7)
     if series:
         ax.legend(fontsize=6, loc="upper left", ncol=2)
