@@ -133,6 +133,17 @@ class PartitionWindows:
             self.idle.discard(topic)
             self._holding_known = False
 
+    def wake(self) -> None:
+        """Records came to a partition whose every topic was idle: its input had stopped (read to
+        its end) and resumes. Every topic holds the watermark again until the shell finds it
+        quiet and read to its end once more: after a pause (a broker restart, a producer outage)
+        the consumer may fetch one topic's new records a batch before another's, and the first
+        would otherwise move the watermark past the second's (a broker-restart test lost 16
+        window updates of refunds that way, 2026-12-06)."""
+        if self.idle and all(topic in self.idle for topic in self.expected_topics):
+            self.idle.clear()
+            self._holding_known = False
+
     def observe(self, topic: str, event_time: int) -> bool:
         """Record an event's time; True when it is late (older than the watermark)."""
         wm = self.watermark()

@@ -92,6 +92,8 @@ class StageOne:
         touched: set[int] = set()
         rewind: Rewind = {}
         outcomes: collections.Counter[tuple[str, str]] = collections.Counter()  # counted once per batch
+        for partition in {msg.partition for msg in batch}:
+            engines.engine_for(partition).windows.wake()
         for topic, partition in {(msg.topic, msg.partition) for msg in batch}:
             engines.engine_for(partition).windows.resume(topic)
         for msg in batch:

@@ -39,3 +39,26 @@ def test_without_resume_the_same_batch_makes_the_tickets_late() -> None:
     windows.set_idle("support-tickets")
     windows.observe("orders", 600 * MINUTE_MS)
     assert windows.observe("support-tickets", 5 * MINUTE_MS) is True
+
+
+def test_a_stopped_partition_wakes_as_a_whole() -> None:
+    """Every topic idle, then orders come first after a pause: the tickets, fetched a batch
+    later, hold the watermark again from the orders' batch on."""
+    windows = _windows()
+    for topic in TOPICS:
+        windows.set_idle(topic)
+    windows.wake()  # the orders' batch
+    windows.resume("orders")
+    windows.observe("orders", 600 * MINUTE_MS)
+    assert windows.observe("support-tickets", 5 * MINUTE_MS) is False  # the next batch: not late
+
+
+def test_a_partition_with_a_topic_still_active_does_not_wake_the_idle_ones() -> None:
+    """An idle topic stays idle while another of its partition flows: a topic that never gets
+    records must not hold the watermark at every batch."""
+    windows = _windows()
+    windows.set_idle("support-tickets")
+    windows.wake()
+    assert windows.idle == {"support-tickets"}
+    windows.observe("orders", 600 * MINUTE_MS)
+    assert windows.watermark() == 590 * MINUTE_MS
