@@ -92,9 +92,10 @@ class StageOne:
         touched: set[int] = set()
         rewind: Rewind = {}
         outcomes: collections.Counter[tuple[str, str]] = collections.Counter()  # counted once per batch
-        for partition in {msg.partition for msg in batch}:
+        arrived = {(msg.topic, msg.partition) for msg in batch}
+        for partition in {partition for _, partition in arrived}:
             engines.engine_for(partition).windows.wake()
-        for topic, partition in {(msg.topic, msg.partition) for msg in batch}:
+        for topic, partition in arrived:
             engines.engine_for(partition).windows.resume(topic)
         for msg in batch:
             topic, partition = msg.topic, msg.partition
