@@ -71,11 +71,7 @@ class IdleRelease:
         candidates = [
             tp for tp in owned if tp.topic not in engines.engine_for(tp.partition).windows.idle and engines.quiet(tp)
         ]
-        if not candidates:
-            return
-        ends = await app.consumer.highwaters(*owned)
-        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
-        release = releasable(candidates, ends, positions)
+        release = await self._read_to_end(owned, candidates)
         if not release:
             return
         async with engines.busy, self.stage_one.publisher.in_transaction({}):
@@ -95,11 +91,7 @@ class IdleRelease:
             return
         owned = [tp for tp in app.consumer.assignment() if tp.topic in self.inputs]
         candidates = [tp for tp in owned if self._over(tp)]
-        if not candidates:
-            return
-        ends = await app.consumer.highwaters(*owned)
-        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
-        over = {tp.partition for tp in releasable(candidates, ends, positions)}
+        over = {tp.partition for tp in await self._read_to_end(owned, candidates)}
         over -= {tp.partition for tp in owned if not self._over(tp)}
         if not over:
             return
@@ -111,6 +103,14 @@ class IdleRelease:
             await self.stage_one.publish([engines.by_partition[p] for p in ended])
         if ended:
             app.log.warning("end of input (CXKPI_END_OF_INPUT_SECONDS): every window closed in partitions %s", ended)
+
+    async def _read_to_end(self, owned: list[Any], candidates: list[Any]) -> list[Any]:
+        """The `candidates` whose partition is read to its end in every owned input topic (`releasable`)."""
+        if not candidates:
+            return []
+        ends = await self.app.consumer.highwaters(*owned)
+        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
+        return releasable(candidates, ends, positions)
 
     def _over(self, tp: Any) -> bool:
         """`tp`'s partition is here, not ended yet, `tp`'s topic released and quiet for the end-of-input time."""
