@@ -77,7 +77,12 @@ class View:
 
     @property
     def step(self) -> float:
-        return max((self.timeline.end - self.timeline.start) / 240, 1.0)
+        return step_s(self.timeline.start, self.timeline.end)
+
+
+def step_s(start: float, end: float) -> float:
+    """The range queries' step: 240 points over the range, at least a second apart."""
+    return max((end - start) / 240, 1.0)
 
 
 def _legend(template: str, labels: Mapping[str, str]) -> str:
@@ -201,17 +206,9 @@ def _y(unit: str, value: float, scale: units.Scale) -> float:
     return value * scale.factor
 
 
-def render_all(
-    prometheus_url: str,
-    out_dir: Path,
-    start: float,
-    end: float,
-    variables: Mapping[str, str],
-    view: View | None = None,
-) -> list[tuple[Path, int, int]]:
-    """(image, panels with data, panels) per dashboard; `view`, when given, replaces the
-    range and variables (`dashboards.snapshot_plan` makes one from what Prometheus holds)."""
-    view = view or View(Timeline(start, end), variables)
+def render_all(prometheus_url: str, out_dir: Path, view: View) -> list[tuple[Path, int, int]]:
+    """(image, panels with data, panels) per dashboard (`dashboards.snapshot_plan` makes a
+    `view` from what Prometheus holds)."""
     written = []
     for make in DASHBOARDS:
         board = make()

@@ -13,7 +13,7 @@ import math
 
 from dashboards import grafana
 from dashboards.prometheus_api import head_span, range_query, scrape_interval_s
-from dashboards.snapshot import ALL, View
+from dashboards.snapshot import ALL, View, step_s
 from dashboards.timeline import (
     NEWEST_EVENT,
     REPLAY_PACE,
@@ -70,7 +70,7 @@ def rate_interval_s(step_s: float, scrape_s: float, pace: float) -> float:
 def plan(url: str, range_s: float | None = None, rate_interval: str | None = None, compare: str | None = None) -> View:
     scrape_s = scrape_interval_s(url)
     line = timeline(url, range_s, scrape_s)
-    step = max((line.end - line.start) / 240, 1.0)
+    step = step_s(line.start, line.end)
     rate_s = duration_s(rate_interval) if rate_interval else rate_interval_s(step, scrape_s, line.pace)
     options, default = compare_options()
     span_s = line.event_time(line.end) - line.event_time(line.start)

@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     range_s = None if args.range is None else args.range / 1000
     try:
         view = plan(args.prometheus, range_s, args.rate_interval, args.compare)
-        line = view.timeline
-        written = render_all(args.prometheus, args.out, line.start, line.end, view.variables, view)
+        written = render_all(args.prometheus, args.out, view)
     except (urllib.error.URLError, OSError, RuntimeError, ValueError) as exc:
         print(f"cxkpi snapshot: {args.prometheus}: {exc}", file=sys.stderr)
         return 1

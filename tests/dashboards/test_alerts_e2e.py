@@ -26,7 +26,8 @@ import pytest
 from dashboards.alert_quality import Quality, classify, table
 from dashboards.expected_alerts import EXPECTED
 from dashboards.grafana import DASHBOARDS, all_queries
-from dashboards.snapshot import ALL, concrete, render_all
+from dashboards.snapshot import ALL, View, concrete, render_all
+from dashboards.timeline import Timeline
 from streams.config import Settings
 from streams.generator.stream import Faults
 from streams.local import broker as local_broker
@@ -162,7 +163,8 @@ def test_carrier_outage_pages_once_and_panels_have_data(
 
         # and `cxkpi snapshot`'s renderer draws every panel of every dashboard from range queries
         # over the whole run: once the input is all processed, rates fall to 0 and ratios to NaN
-        written = render_all(running.prometheus_url, tmp_path / "snapshots", wall_start, time.time(), variables)
+        view = View(Timeline(wall_start, time.time()), variables)
+        written = render_all(running.prometheus_url, tmp_path / "snapshots", view)
         assert [p.name for p, _, _ in written] == [f"{make().uid}.png" for make in DASHBOARDS]
         for path, with_data, panels in written:
             assert path.stat().st_size > 10_000, path
