@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import withheld
+from bench.targets import HEADLINE
 
-HEADLINE = {
-    "per CPU second: cxkpi_subset/textbook_faust": 10.0,
-    "per CPU second: cxkpi_subset/quix_streams": 1.0,
-    "cxkpi_subset/limit": 0.3,
-    "two_workers_both_busy/one_worker": 1.8,
-}
-"""Issue 7's targets, as the ratios a run writes: the subset worker against the others on
-the same KPIs, and two workers against one once both are busy."""
 LOG_SPAN = 10.0
 """A panel whose values span more than this factor gets a log scale."""
 

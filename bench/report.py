@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.subset import MIN_COVERAGE
+from bench.targets import TARGETS, measured
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -155,6 +156,22 @@ def delay_line(report: dict[str, Any]) -> str:
     )
 
 
+def target_lines(report: dict[str, Any]) -> list[str]:
+    """Each target, the figure this run measured and whether it met it; a missed one names
+    the section with the profile that says what stands in the way."""
+    skip = withheld(report)
+    rows = []
+    for target in TARGETS:
+        value = measured(target, report, skip)
+        if value is None:
+            got, verdict = "-", "not measured"
+        else:
+            got = _num(value, 0 if value >= 1000 else 3)
+            verdict = "met" if target.met(value) else f"missed ([profile](#{target.profile}))"
+        rows.append(f"| {target.label} | {target.wanted_text()} | {got} | {verdict} |")
+    return ["| target | wanted | this run | |", "|---|---|---|---|", *rows]
+
+
 def header(report: dict[str, Any], name: str) -> str:
     machine = report.get("machine") or {}
     date = str(report.get("date", "?"))[:16].replace("T", " ")
@@ -169,7 +186,7 @@ def render_table(report: dict[str, Any], name: str) -> str:
     parts = [header(report, name), "", *contenders_table(report), ""]
     if split := split_lines(report):
         parts += [*split, ""]
-    parts += [*ratio_lines(report), "", delay_line(report)]
+    parts += [*ratio_lines(report), "", delay_line(report), "", *target_lines(report)]
     return "\n".join(parts)
 
 

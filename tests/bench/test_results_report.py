@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import history, report
+from bench import history, report, targets
 
 EQUAL = {"windows_compared": 18_360, "coverage": 1.0, "differing": []}
 README = f"# bench\n\nintro\n\n{report.BEGIN}\nan old table\n{report.END}\n\nafter the table\n"
@@ -105,17 +105,36 @@ def test_the_table_gives_each_contender_and_withholds_a_failed_speed() -> None:
     assert split in table
     assert "| two_workers_both_busy/one_worker | 1.798 | - |" in table
     assert "| cxkpi_subset/quix_streams | 1.1 | 1.2 |" in table
-    assert table[-1] == (
+    assert (
         "Event-to-metric delay at 4,595 events/s (half the maximum rate):"
         " p50 0.081 s, p99 0.499 s, 0 late window updates."
-    )
+    ) in table
+
+
+def test_each_target_says_met_missed_or_not_measured() -> None:
+    table = report.render_table(_newest(), "2026-12-06T211134.json").splitlines()
+    rows = {row.split(" | ")[0].removeprefix("| "): row for row in table if " | >= " in row or " | < " in row}
+    core = "| >= 100,000 | 20,888 | missed ([profile](#where-the-cores-time-goes)) |"
+    assert rows["the KPI core alone, events per CPU second"].endswith(core)
+    assert rows["two workers / one, once both are busy"].endswith("| 1.798 | missed ([profile](#the-scale-model)) |")
+    assert rows["event-to-metric delay p99 at half the rate, s"].endswith("| < 0.5 | 0.499 | met |")
+    # Quix's speed was withheld: a ratio over it measures nothing, whatever the run wrote
+    assert rows["subset worker / Quix Streams, per CPU second"].endswith("| >= 2 | - | not measured |")
+    assert rows["full worker / consume limit"].endswith("| - | not measured |")
+    assert len(rows) == len(targets.TARGETS)
+
+
+def test_a_target_is_met_on_its_own_side_of_the_line() -> None:
+    delay, core = targets.TARGETS[-1], targets.TARGETS[0]
+    assert delay.met(0.499) and not delay.met(0.5)
+    assert core.met(100_000) and not core.met(99_999)
 
 
 def test_an_older_file_renders_with_what_it_has() -> None:
     table = report.render_table(_older(), "2026-11-26T162912.json")
     assert "| `cxkpi_worker` | 2,885 | - | - | 68.6 | 330 | - |" in table
     assert "(2026-11-26 16:29 UTC; 200,000 records; ? CPUs, Python ?)" in table
-    assert table.endswith("Event-to-metric delay: not measured in this run.")
+    assert "Event-to-metric delay: not measured in this run." in table
 
 
 def test_a_failed_check_withholds_a_speed_in_files_that_only_said_true() -> None:
