@@ -25,7 +25,7 @@ class LiveSink:
     partitioner puts them (murmur2), as with every other producer here."""
 
     def __init__(self, bootstrap: str):
-        from confluent_kafka import Producer  # type: ignore[import-untyped]
+        from confluent_kafka import Producer
 
         self.failed: list[str] = []
         self._producer = Producer(
