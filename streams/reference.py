@@ -32,8 +32,13 @@ AGGREGATION = {
     Agg.COUNT: "count",
     Agg.RATIO: "ratio (0 to 1)",
     Agg.PER_1K: "per 1,000",
+    Agg.MEAN: "mean",
     Agg.HISTOGRAM: "seconds: mean and quantiles",
 }
+
+
+def _aggregation(kpi: Kpi) -> str:
+    return f"{AGGREGATION[kpi.agg]} ({kpi.unit})" if kpi.unit else AGGREGATION[kpi.agg]
 
 
 def _dims(kpi: Kpi) -> str:
@@ -66,7 +71,7 @@ def kpis_md() -> str:
     ]
     for kpi in KPIS:
         outputs = ", ".join(f"`{name}`" for name in kpi.outputs())
-        row = (kpi.name, outputs, AGGREGATION[kpi.agg], _dims(kpi), _final(kpi), kpi.doc)
+        row = (kpi.name, outputs, _aggregation(kpi), _dims(kpi), _final(kpi), kpi.doc)
         lines.append("| `{}` | {} | {} | {} | {} | {} |".format(*row))
     return "\n".join(lines) + "\n"
 

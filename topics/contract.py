@@ -332,7 +332,12 @@ KPI_WINDOWS = Topic(
                 _ts("window_start", "Window start (inclusive)."),
                 _ts("window_end", "Window end (exclusive)."),
                 Field("count", Kind.INT, "Events or orders the value is computed over.", minimum=0),
-                Field("value", Kind.NUMBER, "The KPI value (ratio 0-1, seconds or count).", nullable=True),
+                Field(
+                    "value",
+                    Kind.NUMBER,
+                    "The KPI value: a ratio 0-1, per 1,000, seconds, a count or a mean (docs/reference/kpis.md).",
+                    nullable=True,
+                ),
                 Field("final", Kind.BOOL, "True once no later event can change it."),
                 Field("schema_version", Kind.INT, "Record schema version.", minimum=1),
             ),

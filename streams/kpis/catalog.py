@@ -20,6 +20,8 @@ class Agg(Enum):
     """vector [num, den]; value num/den"""
     PER_1K = "per_1k"
     """vector [num, den]; value 1000*num/den"""
+    MEAN = "mean"
+    """vector [sum, n]; value sum/n (the scale is the KPI's `unit`)"""
     HISTOGRAM = "histogram"
     """vector [count, sum, bucket_0..bucket_k]; values mean and quantiles"""
 
@@ -36,6 +38,8 @@ class Kpi:
     buckets: tuple[float, ...] = ()
     """Upper bounds for HISTOGRAM (seconds); the last bucket is +Inf implicitly."""
     quantiles: tuple[float, ...] = ()
+    unit: str = ""
+    """What a value is measured in, where the aggregation does not say it (a MEAN's scale)."""
 
     @property
     def width(self) -> int:
@@ -154,7 +158,13 @@ KPIS: tuple[Kpi, ...] = (
         buckets=RESPONSE_BUCKETS,
         quantiles=(0.9,),
     ),
-    Kpi("satisfaction_mean", Agg.RATIO, ((), ("handled_by",)), "Mean rating (1-5) of tickets resolved with a rating."),
+    Kpi(
+        "satisfaction_mean",
+        Agg.MEAN,
+        ((), ("handled_by",)),
+        "Mean rating (1-5) of tickets resolved with a rating.",
+        unit="rating 1 to 5",
+    ),
     Kpi("satisfaction_good_ratio", Agg.RATIO, ((), ("handled_by",)), "Share of ratings that are 4 or 5."),
     Kpi("complaint_ratio", Agg.RATIO, ((), ("handled_by",)), "Share of help requests filed as complaints."),
     Kpi(
@@ -210,7 +220,7 @@ def values_of(kpi: Kpi, vector: list[float]) -> list[tuple[str, int, float | Non
     """(output name, count, value) for one window's merged vector."""
     if kpi.agg is Agg.COUNT:
         return [(kpi.name, int(vector[0]), vector[0])]
-    if kpi.agg in (Agg.RATIO, Agg.PER_1K):
+    if kpi.agg in (Agg.RATIO, Agg.PER_1K, Agg.MEAN):
         num, den = vector[0], vector[1]
         scale = 1000.0 if kpi.agg is Agg.PER_1K else 1.0
         return [(kpi.name, int(den), scale * num / den if den > 0 else None)]

@@ -109,7 +109,8 @@ class Context:
         den: float = 1.0,
         only: tuple[str, ...] | None = None,
     ) -> None:
-        """Add to numerator and denominator; `only` restricts it to one dimension set."""
+        """Add to numerator and denominator (a mean's sum and count); `only` restricts it to one
+        dimension set."""
         plan = self._plans.get(name)
         if plan is not None and (num or den):
             self._add(plan, values, t_ms, _fraction(num, den), only)
