@@ -33,7 +33,13 @@ from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
 from streams.generator.truth import phase_kpis, render_deltas
 from streams.local import broker as local_broker
-from streams.local.monitoring import Monitoring, MonitoringError, MonitoringNotInstalled, start_monitoring
+from streams.local.monitoring import (
+    Monitoring,
+    MonitoringError,
+    MonitoringNotInstalled,
+    alerts_page,
+    start_monitoring,
+)
 from streams.local.watch import ChildExited, Watch, popen_child
 from streams.local.worker import SETTLE_TYPICAL_S, WorkerTally, start_worker, stop_worker, wait_settled
 from streams.progress import Progress
@@ -205,7 +211,7 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
     pids = {child.name: child.pid for child in monitoring.children}
     print(
         f"monitoring (rule windows shrunk {scale:g}x to the demo's pace; logs in {workdir}):\n"
-        f"  prometheus   {monitoring.prometheus_url}/alerts (pid {pids['prometheus']})\n"
+        f"  prometheus   {alerts_page(monitoring.prometheus_url)} (pid {pids['prometheus']})\n"
         f"  alertmanager {monitoring.alertmanager_url} (pid {pids['alertmanager']})\n"
         f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} (once the scenario is sent)",
         flush=True,

@@ -77,6 +77,21 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
     raise MonitoringError(f"{url} did not answer within {timeout_s:.0f} s; see {log}")
 
 
+def alerts_page(prometheus_url: str, timeout_s: float = 2.0) -> str:
+    """The URL of the alerts page this Prometheus serves: Debian's 2.x (what `make tools`
+    installs) renders it at /classic/alerts, its /alerts React page lacking its assets there;
+    Prometheus 3 has only /alerts. One GET of /classic/alerts decides: a 200 picks it, anything
+    else (404, an error, no answer) /alerts."""
+    classic = f"{prometheus_url}/classic/alerts"
+    try:
+        with urllib.request.urlopen(classic, timeout=timeout_s) as resp:
+            if resp.status == 200:
+                return classic
+    except OSError:  # HTTPError (a 404 on Prometheus 3) and URLError are OSErrors
+        pass
+    return f"{prometheus_url}/alerts"
+
+
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
