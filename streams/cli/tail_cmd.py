@@ -28,7 +28,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--from-beginning", action="store_true", help="every record from the start instead")
     parser.add_argument("-f", "--follow", action="store_true", help="then print new records as they come (Ctrl-C)")
     parser.add_argument("--key", help="only records with this key (read from its partition alone)")
-    parser.add_argument("--table", action="store_true", help=f"a table instead of JSON ({KPI_WINDOWS.name} only)")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help=f"a table instead of JSON ({KPI_WINDOWS.name} only), its rows sorted by window start, then KPI, "
+        "dimensions and window end (with --follow, later records as they come)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         follow=args.follow,
         partitions=partitions,
         key=key,
+        order=table_order if args.table else None,
         **client,
     )
     show = table_row if args.table else json_line
@@ -98,13 +104,27 @@ def json_line(record: ConsumerRecord) -> str:
 TABLE_HEADER = f"{'window (UTC)':34}  {'kpi':38}  {'dimensions':40}  {'value':>14}  {'count':>8}  final"
 
 
+def _dims(window: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in window["dimensions"].items()) or "total"
+
+
+def table_order(record: ConsumerRecord) -> tuple[int, str, str, int]:
+    """A `kpi.windows` record's place in the table: window start, KPI, dimensions, window end.
+    A tombstone or foreign record sorts by its key (`kpi|dims|start|end`) as far as it parses."""
+    window = _value(record.value)
+    if isinstance(window, dict):
+        return (window["window_start"], window["kpi"], _dims(window), window["window_end"])
+    kpi, dims, start, end = ([*(record.key or b"").decode("utf-8", "replace").split("|"), "", "", "", ""])[:4]
+    return (int(start) if start.isdigit() else 0, kpi, dims or "total", int(end) if end.isdigit() else 0)
+
+
 def table_row(record: ConsumerRecord) -> str:
     """A `kpi.windows` record as a line of the table under TABLE_HEADER."""
     window = _value(record.value)
     if not isinstance(window, dict):
         return f"{'(deleted)' if window is None else '(not a window)':34}  {record.key.decode(errors='replace')}"
     span = f"{_iso(window['window_start'])} +{(window['window_end'] - window['window_start']) // 60_000}min"
-    dims = ",".join(f"{k}={v}" for k, v in window["dimensions"].items()) or "total"
+    dims = _dims(window)
     value = "-" if window["value"] is None else f"{window['value']:.6g}"
     final = "yes" if window["final"] else "no"
     return f"{span:34}  {window['kpi']:38}  {dims:40}  {value:>14}  {window['count']:>8}  {final}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -82,6 +82,19 @@ def first_committed_offset(
         return None
 
 
+def select_backlog(
+    records: list[ConsumerRecord], last: int | None, order: Callable[[ConsumerRecord], Any] | None = None
+) -> list[ConsumerRecord]:
+    """The `last` newest of `records` by timestamp (all when None), oldest first, or sorted by
+    `order` once chosen (a stable sort: records equal under it keep their timestamp order)."""
+    chosen = sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+    if last is not None:
+        chosen = chosen[len(chosen) - last :]
+    if order is not None:
+        chosen.sort(key=order)
+    return chosen
+
+
 def tail(
     bootstrap: str,
     topic: str,
@@ -90,12 +103,14 @@ def tail(
     follow: bool,
     partitions: list[int] | None = None,
     key: bytes | None = None,
+    order: Callable[[ConsumerRecord], Any] | None = None,
     **client: Any,
 ) -> Iterator[ConsumerRecord]:
     """Committed records of `topic` (or of some of its `partitions`; with `key`, only that
     key's): with `last`, at most that many of the newest, oldest first by timestamp; without
-    it, all from the beginning. With `follow`, then every record as it is committed, until the
-    caller stops. Raises LookupError if the topic does not exist."""
+    it, all from the beginning; sorted by `order` instead when given (`backlog`). With
+    `follow`, then every record as it is committed, until the caller stops. Raises
+    LookupError if the topic does not exist."""
     with _reader(bootstrap, topic, client) as (consumer, parts):
         if not parts:
             raise LookupError(topic)
@@ -115,10 +130,7 @@ def tail(
                     for r in batch
                     if r.offset < end[TopicPartition(r.topic, r.partition)] and (key is None or r.key == key)
                 )
-        backlog.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-        if last is not None:
-            backlog = backlog[len(backlog) - last :]
-        yield from backlog
+        yield from select_backlog(backlog, last, order)
         while follow:
             for batch in consumer.poll(timeout_ms=1000).values():
                 yield from (r for r in batch if key is None or r.key == key)
