@@ -14,7 +14,12 @@ from streams.cli.generate_cmd import parse_duration_ms
 def register(sub: Any) -> None:
     p = sub.add_parser("snapshot", help="render every dashboard panel to PNG from Prometheus range queries")
     p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus base URL")
-    p.add_argument("--out", type=Path, default=Path("snapshots"), help="folder for one PNG per dashboard")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("snapshots"),
+        help="folder for one PNG per dashboard (default: ./snapshots, made if missing)",
+    )
     p.add_argument(
         "--range",
         type=parse_duration_ms,
@@ -45,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxkpi snapshot: {args.prometheus}: {exc}", file=sys.stderr)
         return 1
     for path, with_data, panels in written:
-        print(f"{path}: {with_data} of {panels} panels with data")
+        print(f"{path.name}: {with_data} of {panels} panels with data")
+    print(f"wrote {len(written)} PNGs to {args.out.resolve()}")
     return 0
