@@ -38,6 +38,9 @@ class Panel:
     runbook: str = ""
     """Alert whose runbook section explains this panel."""
     width: int = 12
+    change: bool = False
+    """A change against another period: a stat shows its sign, +14 % or −10 h (the snapshots;
+    Grafana's stat panel has no option for a plus sign)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def _headline(title: str, expr: str, unit: str, description: str) -> tuple[Panel
         kind="stat",
         description=f"Relative change of '{title}' against the same hour $compare earlier.",
         width=6,
+        change=True,
     )
     return now, change
 

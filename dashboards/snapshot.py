@@ -26,6 +26,12 @@ ALL = {"$category": ".*", "$channel": ".*", "$carrier": ".*"}
 DAY_S = 86_400.0
 GAP_STEPS = 1.5
 """Samples further apart than this many steps have a gap between them, drawn as one."""
+COLUMNS = 2
+CHART_ROW_IN = 2.7
+"""A row's height in the image (inches) when it holds a chart."""
+STAT_ROW_IN = 1.1
+"""A row of stat panels only: a title over a number needs less than a chart (the overview's
+eight headline stats would otherwise take four fifths of its height)."""
 
 
 def concrete(expr: str, variables: Mapping[str, str]) -> str:
@@ -109,16 +115,18 @@ def render_dashboard(board: Dashboard, prometheus_url: str, out: Path, view: Vie
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 2
-    rows = math.ceil(len(board.panels) / cols)
+    cols = COLUMNS
+    heights = row_heights(board.panels, cols)
     with plt.rc_context({"font.family": font_families(installed_families())}):
-        fig, axes = plt.subplots(rows, cols, figsize=(12, 2.7 * rows), squeeze=False)
+        fig, axes = plt.subplots(
+            len(heights), cols, figsize=(12, sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
+        )
         with_data = 0
         for index, panel in enumerate(board.panels):
             series = fetch(panel, prometheus_url, view)
             with_data += 1 if series else 0  # like Grafana: a series of NaN (0/0 ratios) is data
             draw_panel(axes[index // cols][index % cols], panel, series, view)
-        for index in range(len(board.panels), rows * cols):
+        for index in range(len(board.panels), len(heights) * cols):
             axes[index // cols][index % cols].axis("off")
         fig.suptitle(f"{board.title}\n{_subtitle(view.timeline)}", fontsize=12)
         fig.tight_layout()
@@ -126,6 +134,12 @@ def render_dashboard(board: Dashboard, prometheus_url: str, out: Path, view: Vie
         save_small(fig, out)
         plt.close(fig)
     return with_data
+
+
+def row_heights(panels: Sequence[Panel], cols: int = COLUMNS) -> list[float]:
+    """Each row's height (inches) with `cols` panels a row: compact where it holds only stats."""
+    rows = [panels[i : i + cols] for i in range(0, len(panels), cols)]
+    return [STAT_ROW_IN if all(p.kind == "stat" for p in row) else CHART_ROW_IN for row in rows]
 
 
 def save_small(fig: Any, out: Path) -> None:
@@ -165,7 +179,7 @@ def _stat_lines(panel: Panel, series: list[Series], view: View) -> str:
     for one in series[:4]:
         latest = one.finite()
         if latest:
-            text = units.stat_text(panel.unit, latest[-1], view.timeline.pace)
+            text = units.stat_text(panel.unit, latest[-1], view.timeline.pace, signed=panel.change)
             lines.append(text if len(series) == 1 else f"{one.label}: {text}")
     return "\n".join(lines)
 

@@ -61,7 +61,15 @@ def number(value: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def stat_text(unit: str, value: float, pace: float = 1.0) -> str:
-    """A stat panel's value with its unit: "7.84 h", "98.4 %", "2.26"."""
+MINUS = "\u2212"
+"""The minus sign a signed change shows (−10 h), as wide as its plus: a hyphen reads as a dash."""
+
+
+def stat_text(unit: str, value: float, pace: float = 1.0, signed: bool = False) -> str:
+    """A stat panel's value with its unit: "7.84 h", "98.4 %", "2.26"; `signed` (a change
+    against another period) gives it a sign either way: "+14.2 %", "−10 h", a plain "0 %"."""
     scale = scale_for(unit, [value], pace)
-    return f"{number(value * scale.factor)} {scale.label}".strip()
+    if not signed or not math.isfinite(value) or value == 0:
+        return f"{number(value * scale.factor)} {scale.label}".strip()
+    sign = "+" if value > 0 else MINUS
+    return f"{sign}{number(abs(value) * scale.factor)} {scale.label}".strip()

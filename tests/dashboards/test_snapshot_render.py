@@ -15,8 +15,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from dashboards.grafana import Panel, q
-from dashboards.snapshot import Series, View, draw_panel, empty_note, with_gaps
+from dashboards.grafana import Panel, overview, q
+from dashboards.snapshot import (
+    CHART_ROW_IN,
+    COLUMNS,
+    STAT_ROW_IN,
+    Series,
+    View,
+    draw_panel,
+    empty_note,
+    row_heights,
+    with_gaps,
+)
 from dashboards.timeline import Timeline
 
 VIEW = View(Timeline(0.0, 2400.0), {}, {"$compare": "1d"})  # step 10 s
@@ -55,6 +65,28 @@ def test_titles_have_their_template_variables_filled(ax: Any) -> None:
     draw_panel(ax, panel, [Series("value", [(0.0, 0.1), (10.0, -0.0282)])], VIEW)
     assert ax.get_title() == "Shipped within 48 h: change vs 1d ago"
     assert texts(ax) == ["-2.82 %"]
+
+
+@pytest.mark.parametrize(("value", "text"), [(0.142, "+14.2 %"), (-0.0282, "\u22122.82 %"), (0.0, "0 %")])
+def test_a_change_stat_shows_its_sign(ax: Any, value: float, text: str) -> None:
+    panel = Panel("Mean time to ship: change vs $compare ago", (q("x"),), unit="percentunit", kind="stat", change=True)
+    draw_panel(ax, panel, [Series("value", [(0.0, value)])], VIEW)
+    assert texts(ax) == [text]
+
+
+def test_the_overviews_change_stats_are_declared_changes() -> None:
+    stats = [panel for panel in overview().panels if panel.kind == "stat"]
+    assert len(stats) == 8
+    assert [panel.change for panel in stats] == ["change vs" in panel.title for panel in stats] == [False, True] * 4
+
+
+def test_rows_of_stats_are_compact_and_every_panel_keeps_its_place() -> None:
+    board = overview()
+    heights = row_heights(board.panels)
+    assert len(heights) * COLUMNS >= len(board.panels)
+    assert heights == [STAT_ROW_IN] * 4 + [CHART_ROW_IN]
+    assert sum(heights[:4]) < 2 * STAT_ROW_IN + 2 * CHART_ROW_IN  # was 4 of 5 equal rows
+    assert row_heights([Panel("Workers up", (), kind="stat"), Panel("Lag", ())]) == [CHART_ROW_IN]
 
 
 def test_stat_reads_its_latest_number_with_its_unit(ax: Any) -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dashboards.units import number, scale_for, stat_text
+from dashboards.units import MINUS, number, scale_for, stat_text
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,15 @@ def test_short_durations_stay_in_minutes_or_seconds() -> None:
 def test_ratios_read_as_percent() -> None:
     assert stat_text("percentunit", 0.9843) == "98.4 %"
     assert stat_text("percentunit", -0.02819) == "-2.82 %"
+
+
+def test_changes_read_with_a_sign_either_way() -> None:
+    assert stat_text("percentunit", 0.1423, signed=True) == "+14.2 %"
+    assert stat_text("percentunit", -0.1, signed=True) == f"{MINUS}10 %"
+    assert stat_text("s", -36_000.0, signed=True) == f"{MINUS}10 h"
+    assert stat_text("percentunit", 0.0, signed=True) == "0 %"
+    assert stat_text("percentunit", math.inf, signed=True) == "inf %"
+    assert stat_text("percentunit", 0.1423) == "14.2 %"  # a level, not a change: no plus
 
 
 def test_rates_are_per_minute_of_event_time_in_a_replay() -> None:
