@@ -21,8 +21,8 @@ from dashboards.timeline import (
     active_range,
     capped,
     compare_choice,
-    duration_s,
 )
+from streams.durations import duration_s
 
 HOUR_S = 3600.0
 POINTS = 1000

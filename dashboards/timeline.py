@@ -15,13 +15,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streams.durations import UNIT_S, duration_s
+
 NEWEST_EVENT = 'max(cxkpi_last_event_timestamp_seconds{job="cxkpi"})'
 MAX_RANGE_S = 6 * 3600.0
 """The dashboards' default time range (now-6h) caps what is drawn from a long-lived Prometheus."""
 REPLAY_PACE = 1.5
 """Event time running this much faster than wall time is a replay, not a live business."""
 _WINDOW = re.compile(r"\[(\d+)([smhdw])\]")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,8 @@ def scale_windows(expr: str, pace: float, floor_s: float) -> str:
 
 
 def wall_seconds(match: re.Match[str], pace: float, floor_s: float) -> int:
-    event_s = int(match.group(1)) * _SECONDS[match.group(2)]
+    event_s = int(match.group(1)) * UNIT_S[match.group(2)]
     return round(max(event_s / pace, floor_s))
-
-
-def duration_s(text: str) -> float:
-    found = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
-    if not found:
-        raise ValueError(f"not a duration like 30s, 5m, 1h, 7d: {text!r}")
-    return float(found.group(1)) * _SECONDS[found.group(2)]
 
 
 def compare_choice(options: Sequence[str], default: str, span_s: float) -> str:

@@ -23,11 +23,11 @@ from kafka.errors import KafkaError
 import dashboards
 from dashboards.config import PRODUCTION
 from dashboards.rules import rule_groups
-from streams.cli import generate_cmd
 from streams.clients.admin import create_topics, partitions_for
 from streams.clients.reachable import require_broker
 from streams.clients.security import kafka_python_config
 from streams.config import Settings, paced_grace_s
+from streams.durations import duration_ms, duration_ms_arg
 from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
@@ -63,7 +63,7 @@ SETTLE_TIMEOUT_S = 120.0
 
 
 def register(sub: Any) -> None:
-    span_h = generate_cmd.parse_duration_ms(SPAN) / 3_600_000
+    span_h = duration_ms(SPAN) / 3_600_000
     p = sub.add_parser(
         "demo",
         help=f"stream {span_h:g} h of business live: broker, topics, a worker, Prometheus and Alertmanager",
@@ -71,8 +71,8 @@ def register(sub: Any) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, default=SCENARIO)
     p.add_argument(
         "--duration",
-        type=generate_cmd.parse_duration_ms,
-        default=generate_cmd.parse_duration_ms(SPAN),
+        type=duration_ms_arg,
+        default=duration_ms(SPAN),
         help=f"hours of business to stream: the span of payments (default {SPAN})",
     )
     p.add_argument("--rate", type=float, default=RATE, help="paid orders per second of event time")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,21 +11,12 @@ from typing import Any
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from streams.clients.security import kafka_python_config
+from streams.durations import duration_ms, duration_ms_arg
 from streams.generator.scenarios import SCENARIOS, scenario
 from streams.generator.sinks import KafkaSink, paced, write_jsonl
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.generator.truth import phase_kpis, render_deltas
 from streams.progress import Progress
-
-_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def parse_duration_ms(text: str) -> int:
-    """'90s', '30m', '48h', '2d' -> milliseconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 48h or 2d")
-    return int(float(match.group(1)) * _UNITS_MS[match.group(2)])
 
 
 def parse_start_ms(text: str) -> int:
@@ -53,7 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, default="steady")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--events", type=int, help="stop after this many records")
-    size.add_argument("--duration", type=parse_duration_ms, help="event-time span of payments, e.g. 48h")
+    size.add_argument("--duration", type=duration_ms_arg, help="event-time span of payments, e.g. 48h")
     p.add_argument("--rate", type=float, default=5.0, help="paid orders per second of event time (default 5)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
@@ -70,9 +60,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, help="write JSONL here instead of producing to Kafka")
     p.add_argument("--late-ratio", type=_ratio, default=0.0, help="share of events delivered out of order")
-    p.add_argument(
-        "--late-max", type=parse_duration_ms, default=parse_duration_ms("5m"), help="how late at most (event time)"
-    )
+    p.add_argument("--late-max", type=duration_ms_arg, default=duration_ms("5m"), help="how late at most (event time)")
     p.add_argument("--dup-ratio", type=_ratio, default=0.0, help="share of events delivered twice")
     p.add_argument("--bad-ratio", type=_ratio, default=0.0, help="malformed records added per valid event")
     p.set_defaults(handler=run)

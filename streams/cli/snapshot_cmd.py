@@ -8,7 +8,7 @@ import urllib.error
 from pathlib import Path
 from typing import Any
 
-from streams.cli.generate_cmd import parse_duration_ms
+from streams.durations import duration_ms_arg
 
 
 def register(sub: Any) -> None:
@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--range",
-        type=parse_duration_ms,
+        type=duration_ms_arg,
         default=None,
         help="how far back in wall time from the newest data (default: while event time advanced, at most 6h)",
     )

@@ -7,11 +7,11 @@ import argparse
 import re
 
 from streams.cli import build_parser, demo_cmd
-from streams.cli.generate_cmd import parse_duration_ms
 from streams.config import load_settings
+from streams.durations import duration_ms
 from streams.local.worker import REPO
 
-SPAN_H = parse_duration_ms(demo_cmd.SPAN) / 3_600_000
+SPAN_H = duration_ms(demo_cmd.SPAN) / 3_600_000
 
 
 def _demo_args(*argv: str) -> argparse.Namespace:
