@@ -198,6 +198,8 @@ class Metrics:
             registry=r,
         )
         self._newest_window: dict[tuple[str, str], int] = {}
+        self._window_merged_on: dict[tuple[str, str], int] = {}
+        """(kpi, window) -> the stage-two partition whose records set its gauges."""
         self.window_end = Gauge(
             f"{NS}_window_end_timestamp_seconds",
             "End (event time) of the window behind cxkpi_window_value.",
@@ -222,8 +224,9 @@ class Metrics:
         )
         self.table_keys = Gauge(f"{NS}_table_keys", "Keys held in a state table on this worker.", ["table"], registry=r)
 
-    def final_window(self, record: dict[str, Any]) -> None:
-        """Gauges of the newest final window of a KPI output, totals only (bounded labels)."""
+    def final_window(self, record: dict[str, Any], stage_two_partition: int = 0) -> None:
+        """Gauges of the newest final window of a KPI output, totals only (bounded labels),
+        merged on `stage_two_partition` (a KPI's totals always are: `streams.kpis.routing`)."""
         if record["dimensions"] or not record["final"] or record["value"] is None:
             return
         seconds = (record["window_end"] - record["window_start"]) // 1000
@@ -231,8 +234,19 @@ class Metrics:
         labels = (record["kpi"], window)
         if record["window_end"] >= self._newest_window.get(labels, 0):  # a re-emitted older window: ignored
             self._newest_window[labels] = record["window_end"]
+            self._window_merged_on[labels] = stage_two_partition
             self.window_end.labels(*labels).set(record["window_end"] / 1000.0)
             self.window_value.labels(*labels).set(record["value"])
+
+    def keep_windows_of(self, stage_two_partitions: set[int]) -> None:
+        """Drop the window gauges of stage-two partitions no longer merged here: after a
+        rebalance their newest windows come from another worker, and a gauge left here would
+        go stale beside that worker's (two series of one KPI, the older never moving again)."""
+        for labels, partition in list(self._window_merged_on.items()):
+            if partition not in stage_two_partitions:
+                del self._window_merged_on[labels], self._newest_window[labels]
+                self.window_value.remove(*labels)
+                self.window_end.remove(*labels)
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
         self.per_event.inc(name, labels, amount)

@@ -94,6 +94,7 @@ class Merging:
         """The partials partitions assigned here now: each stage kept only if it stayed throughout."""
         for partition, slot in enumerate(self.slots):
             slot.on_assigned(partition in partials)
+        self.metrics.keep_windows_of(partials)
 
     def arrivals(self, partition: int) -> Expected | None:
         """Where the live stage of a partials partition stands (None: none built here)."""
@@ -152,7 +153,7 @@ class Merging:
         for msg in messages:
             arrival = arrivals.arrive(msg.topic, msg.offset, msg.generation_id)
             if arrival is Arrival.NEXT:
-                outputs, finals = self.merge_one(two, msg.key, orjson.loads(msg.value), counts)
+                outputs, finals = self.merge_one(two, msg.key, orjson.loads(msg.value), counts, msg.partition)
                 done.outputs += outputs
                 done.finals += finals
                 done.records += 1
@@ -161,11 +162,11 @@ class Merging:
         return done
 
     def merge_one(
-        self, two: StageTwo, key: bytes, body: dict[str, Any], counts: dict[str, int]
+        self, two: StageTwo, key: bytes, body: dict[str, Any], counts: dict[str, int], partition: int
     ) -> tuple[list[Output], int]:
-        """One partial, progress mark or overdue count merged; returns the records it completed,
-        each by the default partitioner over `counts` (topic -> partitions), and how many of
-        them are final windows."""
+        """One partial, progress mark or overdue count merged on stage-two `partition`; returns
+        the records it completed, each by the default partitioner over `counts` (topic ->
+        partitions), and how many of them are final windows."""
         outputs: list[Output] = []
         finals = 0
         metrics = self.metrics
@@ -191,7 +192,7 @@ class Merging:
             outputs.append((KPI_WINDOWS.name, partition, window_key, orjson.dumps(record)))
             if not provisional:
                 finals += 1
-                metrics.final_window(record)
+                metrics.final_window(record, partition)
         for burst in burst_alerts:
             alert(burst.merchant_id, burst_alert(burst))
             if burst.phase == "started":

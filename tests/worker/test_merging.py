@@ -185,3 +185,29 @@ def test_a_record_past_the_expected_one_is_dropped_and_sought_back_to() -> None:
     asyncio.run(merging._merge_batch([_partial(1, 5, source=1, paid=3.0)]))  # 1 to 4 never came
     assert seek_back.calls == [{TP(PARTIALS, 1): 1}]
     assert publisher.committed[TP(PARTIALS, 1)] == 1  # where the state stands, not past the dropped record
+
+
+def _gauges(metrics: Metrics) -> set[tuple[str, str, str]]:
+    """(metric, kpi, window) of every window gauge series the worker exports."""
+    return {
+        (sample.name, sample.labels["kpi"], sample.labels["window"])
+        for family in metrics.registry.collect()
+        if family.name in ("cxkpi_window_value", "cxkpi_window_end_timestamp_seconds")
+        for sample in family.samples
+    }
+
+
+def test_a_partials_partition_that_moves_away_takes_its_window_gauges() -> None:
+    merging, _, _ = _merging(Tables())
+    batch = [_partial(1, 0, source=0, paid=2.0), _progress(1, 1, source=0), _progress(1, 2, source=1)]
+    asyncio.run(merging._merge_batch(batch))
+    exported = _gauges(merging.metrics)
+    assert ("cxkpi_window_value", "orders_paid", "1m") in exported
+    merging.on_assigned({1})  # partition 0 moved away: the gauge stays, it is merged here
+    assert _gauges(merging.metrics) == exported
+    merging.on_assigned({0})  # partition 1, which merges it, moved to another worker: it goes
+    assert not {g for g in _gauges(merging.metrics) if g[1] == "orders_paid"}
+    merging.on_assigned({0, 1})
+    asyncio.run(merging._merge_batch([_partial(1, 3, source=0, paid=4.0), _progress(1, 4, source=0)]))
+    asyncio.run(merging._merge_batch([_progress(1, 5, source=1)]))
+    assert ("cxkpi_window_value", "orders_paid", "1m") in _gauges(merging.metrics)  # back with the partition
