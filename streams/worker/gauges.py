@@ -40,16 +40,18 @@ class Gauges:
             await asyncio.sleep(interval_s)
 
     async def refresh_lag(self) -> None:
-        """Records not yet processed, against the broker's end offsets (ListOffsets, one request):
-        per owned input partition, and the partials waiting for stage two. Final windows trail
-        the input by the latter while the input lag can read 0."""
+        """Records not yet processed, against the broker's end offsets (one ListOffsets request,
+        and one for log starts where no offset is known yet): per owned input partition, and
+        the partials waiting for stage two. Final windows trail the input by the latter while
+        the input lag can read 0."""
         consumer, m = self.app.consumer, self.metrics
         tracked = [tp for tp in consumer.assignment() if tp.topic in self.inputs or tp.topic == self.partials]
         ends = await consumer.highwaters(*tracked) if tracked else {}
+        positions = await self.positions.next_offsets(tracked)  # one request for the log starts
         current: set[tuple[str, str]] = set()
         stage_two: set[str] = set()
         for tp in tracked:
-            end, position = ends.get(tp), await self.positions.next_offset(tp)
+            end, position = ends.get(tp), positions[tp]
             if end is None or position is None:
                 continue
             if tp.topic == self.partials:

@@ -109,7 +109,7 @@ class IdleRelease:
         if not candidates:
             return []
         ends = await self.app.consumer.highwaters(*owned)
-        positions = {tp: await self.positions.next_offset(tp) for tp in owned}
+        positions = await self.positions.next_offsets(owned)
         return releasable(candidates, ends, positions)
 
     def _over(self, tp: Any) -> bool:

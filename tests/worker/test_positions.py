@@ -73,3 +73,23 @@ def test_a_partials_partition_stands_where_stage_two_merged() -> None:
 def test_a_log_with_no_start_is_not_known() -> None:
     app = App(Consumer(starts={TP("orders", 0): -1}))
     assert asyncio.run(_positions(app).next_offset(TP("orders", 0))) is None
+
+
+@dataclass
+class CountingConsumer(Consumer):
+    asked: list[tuple[TP, ...]] = field(default_factory=list)
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        self.asked.append(tps)
+        return await super().earliest_offsets(*tps)
+
+
+def test_the_log_starts_of_many_partitions_take_one_request() -> None:
+    """A worker assigned many partitions before any commit asks the broker once a round, not
+    once a partition (the lag gauge and the idle check ask for all they own)."""
+    unknown = [TP(topic, p) for topic in ("orders", "shipments") for p in range(4)]
+    consumer = CountingConsumer({TP("refunds", 0): 9}, {tp: 5 for tp in unknown})
+    positions = _positions(App(consumer))  # type: ignore[arg-type]
+    found = asyncio.run(positions.next_offsets([*unknown, TP("refunds", 0), TP("refunds", 1)]))
+    assert found == {**{tp: 5 for tp in unknown}, TP("refunds", 0): 9, TP("refunds", 1): None}
+    assert len(consumer.asked) == 1 and set(consumer.asked[0]) == {*unknown, TP("refunds", 1)}
