@@ -48,7 +48,8 @@ class Settings:
     kafka_heap: str = "512m"
     """Local broker's JVM heap (CXKPI_KAFKA_HEAP)."""
     topic_partitions: int = 0
-    """Override of input partition counts (CXKPI_TOPIC_PARTITIONS); 0 keeps the contract's."""
+    """Override of input partition counts (CXKPI_TOPIC_PARTITIONS); 0 keeps the contract's. Fixed
+    for an app id once its topics exist: a worker stops on input topics of another count."""
     stage_two_partitions: int = 0
     """Partitions of the window partials topic, over which stage two (merging windows, bursts,
     overdue backlogs) spreads across workers (CXKPI_STAGE_TWO_PARTITIONS); 0: as many as the

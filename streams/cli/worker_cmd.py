@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import faust
 
-    from streams.clients.admin import check_stage_two_layout, create_topics, window_partials_topic
+    from streams.clients.admin import check_topic_layout, create_topics, window_partials_topic
     from streams.clients.security import check_credentials
     from streams.worker.app import create_app
     from streams.worker.state.writes import MERGE_STATE
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = args.settings
     check_credentials(settings)  # refused credentials: one clear error, no retry loop
-    check_stage_two_layout(settings, f"{settings.app_id}-{MERGE_STATE}-changelog")
+    check_topic_layout(settings, f"{settings.app_id}-{MERGE_STATE}-changelog")
     # Faust may subscribe before it has created an internal topic and then ignore it for good
     create_topics(settings, (*ALL_TOPICS, window_partials_topic(settings)))
     app = create_app(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from kafka.errors import TopicAlreadyExistsError
 from streams.clients.security import kafka_python_config
 from streams.config import Settings
 from topics.contract import ALL_TOPICS, INPUT_TOPICS, Topic
+
+INPUT_NAMES = frozenset(topic.name for topic in INPUT_TOPICS)
 
 
 @dataclass(frozen=True)
@@ -26,21 +29,46 @@ def partitions_for(topic: Topic, settings: Settings) -> int:
     return topic.partitions
 
 
-def check_stage_two_layout(settings: Settings, merge_state_changelog: str) -> None:
-    """Stops a worker whose stage-two partition count differs from the existing topics'.
+def expected_partitions(settings: Settings, merge_state_changelog: str) -> dict[str, int]:
+    """The partition count each topic whose layout the worker's state depends on must have."""
+    stage_two = stage_two_partitions(settings)
+    counts = {topic.name: partitions_for(topic, settings) for topic in INPUT_TOPICS}
+    return counts | {window_partials_topic(settings).name: stage_two, merge_state_changelog: stage_two}
 
-    Stage one routes each partial by the partition count (`streams.kpis.routing`); workers
-    that disagreed would merge different shares and complete windows with partials missing."""
-    wanted = stage_two_partitions(settings)
-    present = cluster_partitions(settings)
-    for name in (window_partials_topic(settings).name, merge_state_changelog):
+
+def layout_error(present: Mapping[str, int | None], expected: Mapping[str, int]) -> TopicLayoutError | None:
+    """The first topic whose partition count differs from what the worker expects (None: all
+    agree; a topic not there yet is created with the expected count)."""
+    for name, wanted in expected.items():
         found = present.get(name)
-        if found is not None and found != wanted:
-            raise TopicLayoutError(
-                f"topic {name} has {found} partition(s) where this worker's stage two needs {wanted}: "
-                f"set CXKPI_STAGE_TWO_PARTITIONS={found} to keep that layout, or start under a new "
-                f"CXKPI_APP_ID (a new consumer group and state: the input is read again from its start)"
+        if found is None or found == wanted:
+            continue
+        if name in INPUT_NAMES:
+            return TopicLayoutError(
+                f"topic {name} has {found} partition(s) where this worker expects {wanted}: its records would "
+                f"land on other partitions than their orders' state; partitions added to a topic in use move its "
+                f"keys, so recreate the input topics with one count and set CXKPI_TOPIC_PARTITIONS to it under a "
+                f"new CXKPI_APP_ID"
             )
+        return TopicLayoutError(
+            f"topic {name} has {found} partition(s) where this worker's stage two needs {wanted}: "
+            f"set CXKPI_STAGE_TWO_PARTITIONS={found} to keep that layout, or start under a new "
+            f"CXKPI_APP_ID (a new consumer group and state: the input is read again from its start)"
+        )
+    return None
+
+
+def check_topic_layout(settings: Settings, merge_state_changelog: str) -> None:
+    """Stops a worker at start whose topics' partition counts differ from what it expects.
+
+    Input records are routed to partitions by key, and all state (orders, windows) is kept per
+    input partition; stage one routes each partial by the stage-two partition count
+    (`streams.kpis.routing`). A count that differs would move keys away from their state, or
+    make workers merge different shares and complete windows with partials missing. A running
+    worker checks again at each assignment (`streams.worker.assignments`)."""
+    error = layout_error(cluster_partitions(settings), expected_partitions(settings, merge_state_changelog))
+    if error is not None:
+        raise error
 
 
 class TopicLayoutError(RuntimeError):

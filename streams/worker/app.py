@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 
-from streams.clients.admin import partitions_for, stage_two_partitions, window_partials_topic
+from streams.clients.admin import expected_partitions, partitions_for, stage_two_partitions, window_partials_topic
 from streams.clients.security import faust_credentials
 from streams.config import Settings
 from streams.kpis.engine import EngineConfig
@@ -33,6 +33,7 @@ from streams.worker.positions import Positions
 from streams.worker.publishing import Publisher
 from streams.worker.seeking import SeekBack
 from streams.worker.stage_one import StageOne
+from streams.worker.state.writes import MERGE_STATE
 from streams.worker.tables import StateTables
 from streams.worker.transport.batch_delivery import BatchApp
 from streams.worker.transport.kept_queue import keep_queued_on_resume
@@ -54,6 +55,9 @@ def faust_app(settings: Settings, partitions: int) -> BatchApp:
         topic_partitions=partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        # partitions added to a topic are seen within a minute: the group rebalances and the
+        # layout check stops the worker (`streams.worker.assignments`); Faust's default is 5 min
+        consumer_metadata_max_age_ms=60_000,
         broker_max_poll_records=5000,
         consumer_max_fetch_size=settings.fetch_partition_bytes,
         # a batch's state writes fit in one request where they can (see StageOne.publish)
@@ -98,7 +102,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     merging = Merging(app, settings, tables, publisher, seek_back, m)
     positions = Positions(app, engines, merging, partials)
     gauges = Gauges(app, engines, positions, m, inputs, partials)
-    assignments = Assignments(app, engines, merging, gauges, publisher.transactions, m, inputs, partials)
+    layout = expected_partitions(settings, f"{settings.app_id}-{MERGE_STATE}-changelog")
+    assignments = Assignments(app, engines, merging, gauges, publisher.transactions, m, inputs, partials, layout)
     views = Views(app, engines, m)
 
     @app.agent(source)

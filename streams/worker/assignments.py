@@ -8,9 +8,10 @@ so they start at the first assignment and stop before shutdown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from streams.clients.admin import layout_error
 from streams.outputs.metrics import Metrics
 from streams.worker.engines import Engines
 from streams.worker.gauges import Gauges
@@ -31,6 +32,7 @@ class Assignments:
         metrics: Metrics,
         inputs: set[str],
         partials: str,
+        layout: Mapping[str, int],
     ) -> None:
         self.app = app
         self.engines = engines
@@ -40,6 +42,8 @@ class Assignments:
         self.metrics = metrics
         self.inputs = inputs
         self.partials = partials
+        self.layout = layout
+        """Topic -> the partition count the state's layout needs (`streams.clients.admin`)."""
         self._markers = MarkerAwareRecovery()
         self._tasks: dict[str, asyncio.Future[None]] = {}
 
@@ -51,6 +55,8 @@ class Assignments:
         partition that left is rebuilt from the tables (recovered afresh) if it comes back.
         (A worker that missed a generation stops instead: `BatchApp._on_partitions_assigned`.)"""
         self.metrics.rebalances.inc()
+        if await self._layout_changed():
+            return
         txn = self.transactions
         if txn is not None:
             self._keep_running("watch_recovery", lambda: self._watch_recovery(txn))
@@ -59,6 +65,18 @@ class Assignments:
         self.metrics.partitions_owned.set(sum(1 for tp in assigned if tp.topic in self.inputs))
         self.engines.keep_only(owned)
         self.stage_two.on_assigned({tp.partition for tp in assigned if tp.topic == self.partials})
+
+    async def _layout_changed(self) -> bool:
+        """Partitions added to a topic while the worker runs (the group rebalances on it) move
+        keys away from their state: the worker stops with the start-up check's message rather
+        than compute on. Its restart stops at that check until the layout is settled."""
+        consumer = self.app.consumer
+        error = layout_error({name: consumer.topic_partitions(name) for name in self.layout}, self.layout)
+        if error is None:
+            return False
+        self.app.log.error("%s", error)
+        await self.app.crash(error)
+        return True
 
     def _keep_running(self, name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = self._tasks.get(name)
