@@ -33,6 +33,7 @@ from streams.generator.sinks import KafkaSink, paced, until
 from streams.generator.stream import DEFAULT_START_MS, EventStream, GenStats
 from streams.generator.truth import phase_kpis, render_deltas
 from streams.local import broker as local_broker
+from streams.local.alert_history import describe, fired_alerts
 from streams.local.monitoring import (
     Monitoring,
     MonitoringError,
@@ -129,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         streamed_s = time.monotonic() - streaming_began
         tally = _settle(settings, sent, started.watch)
         print(summary(args, sent, tally, streamed_s, time.monotonic() - streaming_began - streamed_s), flush=True)
+        if started.monitoring is not None:
+            print(f"  {_alerts_fired(started.monitoring.prometheus_url, time.time() - (time.monotonic() - began))}")
         print(f"demo ran {_minutes(time.monotonic() - began)}, start-up included", flush=True)
         print(ending, flush=True)
         while serve:
@@ -216,6 +219,14 @@ def _start_monitoring(settings: Settings, speedup: float, started: Started) -> N
         f"  snapshots    cxkpi snapshot --prometheus {monitoring.prometheus_url} (once the scenario is sent)",
         flush=True,
     )
+
+
+def _alerts_fired(prometheus_url: str, since_s: float) -> str:
+    """What fired since the demo began: its alerts can fire for seconds only at this pace."""
+    try:
+        return describe(fired_alerts(prometheus_url, since_s, time.time()))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        return f"alerts fired: not known (Prometheus did not answer: {exc})"
 
 
 def announce(args: argparse.Namespace, settings: Settings, ending: str) -> str:

@@ -31,6 +31,7 @@ from dashboards.timeline import Timeline
 from streams.config import Settings
 from streams.generator.stream import Faults
 from streams.local import broker as local_broker
+from streams.local.alert_history import fired_alerts
 from streams.local.worker import own_broker_settings
 from tests.dashboards.replay import EVENT_S_PER_RULE_S, Replay, Stack, replay_and_watch, send_tail, stack
 from tests.dashboards.tools import alertmanager, prometheus
@@ -150,6 +151,10 @@ def test_carrier_outage_pages_once_and_panels_have_data(
         page = next(a for key, a in running.alertmanager.first_seen.items() if ("carrier", "zto") in key)
         assert page["annotations"]["runbook_url"].endswith("#cxkpicarrierdelayspike")
         assert [r["name"] for r in page["receivers"]] == ["pager"]
+        # the demo's summary line reads the same history (`streams.local.alert_history`)
+        fired = {f.alert: f for f in fired_alerts(running.prometheus_url, wall_start, time.time())}
+        assert fired["CxkpiCarrierDelaySpike"].severity == "page" and fired["CxkpiCarrierDelaySpike"].firing_s > 0
+        assert fired["CxkpiCarrierDelaySpike"].first_s >= wall_start
 
         # the rest of the orders' lives (overdue orders, late refunds), then every dashboard panel's query
         send_tail(running, replay)
