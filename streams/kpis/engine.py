@@ -141,7 +141,8 @@ class PartitionEngine:
         return list(self.windows.close_due())
 
     def provisional_due(self) -> list[ClosedWindow]:
-        """Cohort windows whose own end passed, not yet settled: reported once, marked provisional."""
+        """Cohort windows whose own end passed, not yet settled, marked provisional: reported when
+        the watermark passes their end, and again as their horizon advances while they change."""
         return list(self.windows.provisional_due())
 
     # -- orders -----------------------------------------------------------------------

@@ -12,6 +12,10 @@ ahead in event time, must not close windows the others have not fed yet.
 A window of a KPI that settles `settle` after its end (payment cohorts) closes when the
 watermark passes end + settle. Closed windows with data are emitted once, in order; the
 progress (`closed_through`) tells a merger when every partition has passed a window.
+Until it closes, a cohort window is reported provisionally: a snapshot when the watermark
+passes its end, and a new one at each later advance of that horizon if it changed since
+(early firings, as Flink's ContinuousEventTimeTrigger does), so a provisional record
+follows its cohort as it moves instead of freezing the value of the hour it ended.
 """
 
 from __future__ import annotations
@@ -70,10 +74,17 @@ class PartitionWindows:
     open: dict[GroupKey, dict[str, Vector]] = field(default_factory=dict)
     late_updates: int = 0
     changed: set[GroupKey] = field(default_factory=set)
-    """Open groups added to, or closed, since the shell last persisted them (`drain_changed`)."""
+    """Open groups added to, or closed, since the shell last persisted them (`drain_changed`),
+    less the cohort groups reported provisionally since their last addition: a report takes
+    a group out, so that its next addition marks it again (`_keep`); it stays in `before`, so
+    the drain still persists it."""
     before: dict[GroupKey, bytes | None] = field(default_factory=dict)
     """Each changed group as it was before its first addition since the last drain, as JSON
     (None: new)."""
+    stale_provisional: set[GroupKey] = field(default_factory=set)
+    """Cohort groups reported provisionally and added to since their last snapshot: reported
+    again at the next advance of their horizon (`provisional_due`). Filled from `changed`
+    when a horizon advances and at each drain, not by `add`: it is the hottest function."""
     batch: int = 0
     """Number of the last batch whose state was persisted (the shell's commit marker)."""
     input_offsets: dict[str, int] = field(default_factory=dict)
@@ -204,9 +215,10 @@ class PartitionWindows:
             return None
         key_group = (size, start, settle_ms)
         group = self.open.get(key_group)
-        if key_group not in self.before:  # its first change since the last drain
-            self.before[key_group] = _snapshot(group)
+        if key_group not in self.changed:  # its first change since the last drain or provisional report
             self.changed.add(key_group)
+            if key_group not in self.before:  # not changed since the last drain
+                self.before[key_group] = _snapshot(group)
         if group is None:
             group = self.open[key_group] = {}
         kept = hot[size] = (start, group)
@@ -267,12 +279,31 @@ class PartitionWindows:
             self.closed_through[(size, settle)] = END_OF_INPUT_MS
 
     def provisional_due(self) -> Iterator[ClosedWindow]:
-        """Snapshots of cohort windows (settle > 0) the watermark passed the end of, once each.
+        """Snapshots of cohort windows (settle > 0) past their end and not settled: each when the
+        watermark passes its end, and again at each later advance of its horizon while it changed
+        since its last snapshot. An unchanged window is not sent again.
 
-        The window stays open until end + settle; its final record later overwrites this one."""
+        The window stays open until end + settle; its final record later overwrites these."""
         wm = self.watermark()
         if wm is None:
             return
+        advanced = self._provisional_advances(wm)
+        if not advanced:
+            return
+        self._note_stale()
+        self._hot.clear()  # a reported group leaves `changed`: its next addition must go through `_keep`
+        for (size, settle), (last, through) in advanced.items():
+            due = {g for g in self.open if g[0] == size and g[2] == settle and last < g[1] + size <= through}
+            stale = {g for g in self.stale_provisional if g[0] == size and g[2] == settle}
+            self.stale_provisional -= stale
+            for group in sorted(due | (stale & self.open.keys())):
+                self.changed.discard(group)  # still in `before` if added to since the last drain
+                yield ClosedWindow(size, group[1], settle, _copy(self.open[group]) or {})
+            self.provisional_through[(size, settle)] = through
+
+    def _provisional_advances(self, wm: int) -> dict[tuple[int, int], tuple[int, int]]:
+        """(size, settle > 0) -> (last horizon, new one) of each cohort horizon `wm` moves on."""
+        advanced = {}
         for size in self.sizes_ms:
             for settle in self.settles_ms:
                 if settle == 0:
@@ -282,19 +313,31 @@ class PartitionWindows:
                 if last is None:
                     opened = [start for (sz, start, st) in self.open if sz == size and st == settle]
                     last = min([*opened, through])
-                if through <= last:
-                    continue
-                for group in sorted(
-                    g for g in self.open if g[0] == size and g[2] == settle and last < g[1] + size <= through
-                ):
-                    yield ClosedWindow(size, group[1], settle, _copy(self.open[group]) or {})
-                self.provisional_through[(size, settle)] = through
+                if through > last:
+                    advanced[(size, settle)] = (last, through)
+        return advanced
+
+    def _note_stale(self) -> None:
+        """The changed groups already reported provisionally join `stale_provisional`. Called
+        when a horizon advances and before each drain (whichever comes first in a batch), so a
+        change is noted whether the shell drains per batch (the worker) or never (in process)."""
+        reported = self.provisional_through
+        if not reported:
+            return
+        for group in self.changed:
+            size, start, settle = group
+            through = reported.get((size, settle))
+            if through is not None and start + size <= through and group in self.open:
+                self.stale_provisional.add(group)
 
     # -- durability: the shell persists these in a changelogged table ---------------------
     def drain_changed(self) -> dict[GroupKey, tuple[dict[str, Vector] | None, bytes | None]]:
         """Each group changed since the last drain: (its vectors, or None once it closed;
         the vectors it had before the first change since the last drain as JSON, or None)."""
-        changed = {group: (self.open.get(group), self.before.get(group)) for group in self.changed}
+        self._note_stale()  # before `changed` is cleared: the next advance re-reports these
+        # a group reported since its last addition left `changed` but not `before`
+        groups = self.changed.union(self.before)
+        changed = {group: (self.open.get(group), self.before.get(group)) for group in groups}
         self.changed.clear()
         self.before.clear()
         self._hot.clear()
@@ -323,8 +366,11 @@ class PartitionWindows:
         `rolled_back` groups were taken back to their value before a batch that did not
         finish persisting: they are marked changed, so the next batch writes them again.
         A group behind its horizon was closed and its partial sent; only its deletion was
-        lost in a crash. It is dropped: re-sent later, it would replace the complete partial."""
+        lost in a crash. It is dropped: re-sent later, it would replace the complete partial.
+        Every open cohort group already reported provisionally counts as stale: whether it changed
+        since its last snapshot is not persisted, and a snapshot sent again only overwrites."""
         self.changed.clear()
+        self.stale_provisional.clear()
         self.before.clear()
         self._hot.clear()
         if progress is not None:
@@ -345,3 +391,7 @@ class PartitionWindows:
         for group in rolled_back:
             self.changed.add(group)
             self.before[group] = _snapshot(self.open.get(group))
+        for size, start, settle in self.open:
+            reported = self.provisional_through.get((size, settle))
+            if settle and reported is not None and start + size <= reported:
+                self.stale_provisional.add((size, start, settle))

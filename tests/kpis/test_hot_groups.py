@@ -24,9 +24,10 @@ def plain_add(windows: PartitionWindows, key: str, t: int, settle: int, sizes: t
             windows.late_updates += 2
             continue
         group_key = (size, start, settle)
-        if group_key not in windows.before:
-            windows.before[group_key] = _snapshot(windows.open.get(group_key))
+        if group_key not in windows.changed:
             windows.changed.add(group_key)
+            if group_key not in windows.before:
+                windows.before[group_key] = _snapshot(windows.open.get(group_key))
         vector = windows.open.setdefault(group_key, {}).setdefault(key, [0.0, 0.0])
         vector[0] += 1.0
         vector[1] += float(t)
@@ -69,6 +70,7 @@ def test_kept_groups_change_what_a_fresh_lookup_changes(steps: list[tuple[Any, .
         assert kept.open == plain.open
         assert kept.late_updates == plain.late_updates
         assert kept.changed == plain.changed and kept.before == plain.before
+        assert kept.stale_provisional == plain.stale_provisional
 
 
 def test_an_addition_after_its_window_closed_counts_as_late() -> None:
