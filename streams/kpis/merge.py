@@ -2,7 +2,8 @@
 
 A window is complete when all input partitions have reported it (each reports every
 window once, empty or not). Re-delivered partials overwrite, never add, so a replay after
-a crash cannot double-count.
+a crash cannot double-count. Provisional snapshots of cohort windows are refreshed while the
+cohort moves (`ProvisionalMerger`): a window already emitted is emitted again when one changes.
 """
 
 from __future__ import annotations
@@ -162,3 +163,102 @@ class WindowMerger:
                 counts = {parse_merchant_key(k): int(v[0]) for k, v in merged.items() if is_merchant_key(k) and v[0]}
                 self.merchant_minutes.append((group[1], counts))
         return records
+
+    def done_through(self, size: int, settle: int) -> int | None:
+        """End through which every partition passed this (size, settle) horizon: its windows
+        ending there or before are complete. None until every partition reported."""
+        marks = self.through.get((size, settle), {})
+        return min(marks.values()) if len(marks) == self.partitions else None
+
+    def is_done(self, group: GroupKey) -> bool:
+        size, start, settle = group
+        done = self.done_through(size, settle)
+        return done is not None and start + size <= done
+
+
+@dataclass
+class ProvisionalMerger(WindowMerger):
+    """Merges the provisional snapshots of cohort windows, which stage one refreshes as they move.
+
+    Each partition's latest snapshot of a window is kept (a refresh replaces, never adds: a
+    replay cannot double count). A window is emitted when every partition's provisional progress
+    passed it, as a final window is. After that, the keys whose vectors a partition's new
+    snapshot changed are emitted again, once, at that partition's next progress marker (which
+    follows its snapshots on the partials topic): only those, so the records do not depend on
+    how stage two is split (`streams.kpis.routing`). The snapshots are kept until the window is
+    final (`drop_through`); a snapshot of a final window (a replay) is ignored by the caller.
+    """
+
+    final: bool = False
+    refreshed: dict[int, dict[GroupKey, set[str]]] = field(default_factory=dict)
+    """Sending partition -> window already emitted -> keys its snapshot from that partition
+    changed since: emitted again at the partition's next progress marker. Persisted (`r`
+    entries), so a restart between the snapshot and the marker loses no refresh."""
+
+    def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> None:
+        parts = self.pending.setdefault(group, {})
+        earlier = parts.get(partition, {})
+        moved = {key for key, vector in partials.items() if earlier.get(key) != vector} | (earlier.keys() - partials)
+        if not moved:
+            return  # re-delivered, or re-sent unchanged after a restart
+        parts[partition] = partials
+        self.changes[self._partial_key(group, partition)] = partials
+        if self.is_done(group):  # emitted already: these keys again at the partition's marker
+            keys = self.refreshed.setdefault(partition, {}).setdefault(group, set())
+            keys |= moved
+            self.changes[self._refresh_key(group, partition)] = sorted(keys)
+
+    def _refresh_key(self, group: GroupKey, partition: int) -> str:
+        size, start, settle = group
+        return f"{self._tag}|r|{size}|{start}|{settle}|{partition}"
+
+    def restore(self, key: str, value: Any) -> bool:
+        tag, kind, *numbers = key.split("|")
+        if tag != self._tag or kind != "r":
+            return super().restore(key, value)
+        size, start, settle, partition = map(int, numbers)
+        self.refreshed.setdefault(partition, {})[(size, start, settle)] = set(value)
+        return True
+
+    def advance(self, partition: int, size: int, settle: int, through: int) -> list[dict[str, Any]]:
+        before = self.done_through(size, settle)
+        marks = self.through.setdefault((size, settle), {})
+        marks[partition] = max(through, marks.get(partition, through))
+        self.changes[f"{self._tag}|t|{size}|{settle}|{partition}"] = marks[partition]
+        done = self.done_through(size, settle)
+        if done is None:
+            return []
+        due = {  # complete with this marker: all of their keys
+            g
+            for g in self.pending
+            if g[0] == size and g[2] == settle and g[1] + size <= done and (before is None or g[1] + size > before)
+        }
+        again = self._take_refreshed(partition, size, settle)
+        records: list[dict[str, Any]] = []
+        for group in sorted(due | again.keys()):
+            parts = self.pending.get(group, {})
+            # in partition order: a split stage two learns of a partition's keys in another order
+            merged = merge_partials({p: parts[p] for p in sorted(parts)})
+            if group not in due:
+                merged = {key: vector for key, vector in merged.items() if key in again[group]}
+            records += window_records(group, merged, final=False)
+        return records
+
+    def _take_refreshed(self, partition: int, size: int, settle: int) -> dict[GroupKey, set[str]]:
+        """The refreshed keys of this horizon's windows from `partition`, no longer pending."""
+        mine = self.refreshed.get(partition, {})
+        taken = {group: mine.pop(group) for group in [g for g in mine if g[0] == size and g[2] == settle]}
+        for group in taken:
+            self.changes[self._refresh_key(group, partition)] = None
+        return taken
+
+    def drop_through(self, size: int, settle: int, through: int) -> None:
+        """The windows of this horizon ending at or before `through` are final: their snapshots
+        and pending refreshes go, persisted as deletions."""
+        for group in [g for g in self.pending if g[0] == size and g[2] == settle and g[1] + size <= through]:
+            for p in self.pending.pop(group):
+                self.changes[self._partial_key(group, p)] = None
+        for partition, groups in self.refreshed.items():
+            for group in [g for g in groups if g[0] == size and g[2] == settle and g[1] + size <= through]:
+                del groups[group]
+                self.changes[self._refresh_key(group, partition)] = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.kpis.backlog import MerchantBacklog, OverdueAlert
 from streams.kpis.bursts import BurstAlert, BurstDetector
-from streams.kpis.merge import WindowMerger
+from streams.kpis.merge import ProvisionalMerger, WindowMerger
 from streams.kpis.windows import GroupKey, Vector
 
 BURSTS_KEY = "bursts"
@@ -27,7 +27,7 @@ BACKLOG_PREFIX = "backlog|"
 class StageTwo:
     partitions: int
     merger: WindowMerger = field(init=False)
-    provisional: WindowMerger = field(init=False)
+    provisional: ProvisionalMerger = field(init=False)
     bursts: BurstDetector = field(default_factory=BurstDetector)
     backlog: MerchantBacklog = field(default_factory=MerchantBacklog)
     bursts_changed: bool = False
@@ -38,16 +38,22 @@ class StageTwo:
 
     def __post_init__(self) -> None:
         self.merger = WindowMerger(self.partitions)
-        self.provisional = WindowMerger(self.partitions, final=False)
+        self.provisional = ProvisionalMerger(self.partitions)
 
     def on_partials(self, partition: int, group: GroupKey, partials: dict[str, Vector], provisional: bool) -> None:
-        (self.provisional if provisional else self.merger).add(partition, group, partials)
+        if not provisional:
+            self.merger.add(partition, group, partials)
+        elif not self.merger.is_done(group):  # else a snapshot replayed after its window's final record
+            self.provisional.add(partition, group, partials)
 
     def on_progress(
         self, partition: int, size: int, settle: int, through: int, provisional: bool
     ) -> tuple[list[dict[str, Any]], list[BurstAlert]]:
         """`kpi.windows` records now complete, and bursts started or ended in completed minutes."""
         records = (self.provisional if provisional else self.merger).advance(partition, size, settle, through)
+        done = None if provisional or settle == 0 else self.merger.done_through(size, settle)
+        if done is not None:  # cohort windows now final: their snapshots are done with
+            self.provisional.drop_through(size, settle, done)
         alerts: list[BurstAlert] = []
         for start, counts in self.merger.drain_merchant_minutes():
             alerts += self.bursts.on_window(start, counts)

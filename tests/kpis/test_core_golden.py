@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from typing import Any
@@ -13,7 +14,9 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.stream import EventStream, Faults
 from streams.kpis.catalog import KPI_BY_NAME
 from streams.kpis.engine import EngineConfig
+from streams.kpis.merge import record_key
 from streams.kpis.pipeline import LocalPipeline
+from tests.kpis.restart_support import feed_as_a_worker_reads
 from tests.kpis_reference import batch_kpis
 
 HOUR = 3_600_000
@@ -172,6 +175,46 @@ def test_cohort_windows_are_reported_provisionally_first() -> None:
         if r["kpi"] == "ship_within_48h_ratio" and r != finals[key_of(r)] | {"final": False}
     ]
     assert changed
+
+
+def test_provisional_cohort_records_are_refreshed_while_the_cohort_moves() -> None:
+    """Early firings: a cohort window's provisional record is sent again as later shipments
+    move it, rising toward the final value; a record whose numbers did not move is not sent
+    again; the final record still equals the batch reference."""
+    # orders for a day: the watermark moves hour by hour while the first cohorts still ship
+    stream = EventStream(scenario("steady"), seed=4, rate_per_s=0.02, duration_ms=24 * HOUR_MS, faults=Faults())
+    records = [(r.topic, r.key, r.value) for r in stream]
+    pipeline = LocalPipeline(partitions=4)
+    feed_as_a_worker_reads(pipeline, records)
+    pipeline.end()
+    finals = {record_key(r): r for r in pipeline.windows if r["kpi"] == "ship_within_48h_ratio"}
+    sent: dict[str, list[dict[str, Any]]] = {}
+    for record in pipeline.provisional:  # a cohort whose orders were all cancelled has no final record
+        if record["kpi"] == "ship_within_48h_ratio" and record_key(record) in finals:
+            sent.setdefault(record_key(record), []).append(record)
+    assert sent
+    refreshed = {key: rs for key, rs in sent.items() if len(rs) > 1}
+    assert refreshed, "no provisional record was refreshed"
+    for key, rs in sent.items():
+        # a ratio's record moves only if its numbers did: a repeat would be an unchanged re-send
+        assert all(a != b for a, b in itertools.pairwise(rs)), key
+        values = [r["value"] for r in rs]
+        assert values == sorted(values), key  # shipped within 48 h only grows with time
+        assert values[-1] <= finals[key]["value"] + 1e-12, key
+    # at least one moved toward its final value, not frozen at the hour it ended
+    assert any(rs[-1]["value"] > rs[0]["value"] for rs in refreshed.values())
+    expected = batch_kpis([orjson.loads(v) for _, _, v in records], HOUR)
+    compared = 0
+    for record in (r for r in finals.values() if r["window_end"] - r["window_start"] == HOUR):
+        dims = ",".join(f"{k}={v}" for k, v in record["dimensions"].items())
+        key = ("ship_within_48h_ratio", dims, record["window_start"])
+        if key not in expected:  # the reference computes the totals and by category only
+            assert not dims.startswith("category=") and dims, key
+            continue
+        count, value = expected[key]
+        assert (record["count"], record["value"]) == (count, pytest.approx(value, rel=1e-9)), record
+        compared += 1
+    assert compared > 10
 
 
 def test_the_end_of_input_makes_every_window_final(

@@ -1,14 +1,24 @@
 """Early firings of cohort windows: a provisional snapshot is refreshed while its cohort moves.
 
 Stage one re-reports a cohort window already reported provisionally when its horizon advances,
-if it changed since its last snapshot, whichever order the shell drains and reports in."""
+if it changed since its last snapshot, whichever order the shell drains and reports in; stage
+two keeps each partition's latest snapshot, emits the keys a refresh moved again, and forgets
+a window's snapshots once it is final."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 import pytest
 
+from streams.generator.scenarios import HOUR_MS, scenario
+from streams.generator.stream import EventStream, Faults
+from streams.kpis.merge import record_key
+from streams.kpis.pipeline import LocalPipeline
+from streams.kpis.stage_two import StageTwo
 from streams.kpis.windows import PartitionWindows
+from tests.kpis.restart_support import feed_as_a_worker_reads
 
 SIZE, SETTLE = 1_000, 10_000
 KEY = "ship_within_48h_ratio|"
@@ -76,3 +86,72 @@ def test_a_restored_partition_reports_every_reported_open_cohort_again() -> None
     assert restored.stale_provisional == {(SIZE, 0, SETTLE), (SIZE, 1_000, SETTLE)}
     assert list(_reported(restored, 3_000)) == [0, 1_000, 2_000]
     assert _reported(restored, 4_000) == {}
+
+
+# -- stage two ---------------------------------------------------------------------------------
+GROUP = (SIZE, 0, SETTLE)
+
+
+def _counts(records: list[dict[str, Any]]) -> list[tuple[int, float | None]]:
+    return [(r["count"], r["value"]) for r in records if r["kpi"] == "ship_within_48h_ratio"]
+
+
+def _provisional(two: StageTwo, partition: int, partials: dict[str, list[float]], through: int = SIZE) -> Any:
+    two.on_partials(partition, GROUP, partials, provisional=True)
+    return _counts(two.on_progress(partition, SIZE, SETTLE, through, provisional=True)[0])
+
+
+def test_a_refreshed_snapshot_replaces_the_partitions_earlier_one_across_a_replay() -> None:
+    two = StageTwo(partitions=2)
+    assert _provisional(two, 0, {KEY: [0.0, 2.0]}) == []  # partition 1 has not passed the window
+    assert _provisional(two, 1, {KEY: [1.0, 2.0]}) == [(4, 0.25)]
+    assert _provisional(two, 0, {KEY: [1.0, 2.0]}, 2 * SIZE) == [(4, 0.5)]  # replaces [0, 2]
+    assert _provisional(two, 0, {KEY: [1.0, 2.0]}, 2 * SIZE) == []  # replayed: nothing moved
+    assert _provisional(two, 1, {KEY: [2.0, 2.0]}, 2 * SIZE) == [(4, 0.75)]  # not 1.0: never added
+    assert two.provisional.pending[GROUP] == {0: {KEY: [1.0, 2.0]}, 1: {KEY: [2.0, 2.0]}}
+
+
+def test_a_refresh_is_emitted_after_a_restart_between_it_and_its_marker() -> None:
+    two = StageTwo(partitions=1)
+    assert _provisional(two, 0, {KEY: [0.0, 2.0]}) == [(2, 0.0)]
+    two.on_partials(0, GROUP, {KEY: [1.0, 2.0]}, provisional=True)
+    state = dict(orjson.loads(orjson.dumps(list(two.drain_changes().items()))))
+    assert any(key.startswith("provisional|r|") for key in state)
+    restarted = StageTwo.restore(1, state.items())
+    records, _ = restarted.on_progress(0, SIZE, SETTLE, 2 * SIZE, provisional=True)
+    assert _counts(records) == [(2, 0.5)]
+    for key, value in restarted.drain_changes().items():
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = value
+    again = StageTwo.restore(1, state.items())  # emitted and persisted: a replayed marker is quiet
+    assert again.on_progress(0, SIZE, SETTLE, 2 * SIZE, provisional=True) == ([], [])
+    assert again.provisional.pending[GROUP] == {0: {KEY: [1.0, 2.0]}}
+
+
+def test_a_final_window_drops_its_snapshots_and_ignores_a_replayed_one() -> None:
+    two = StageTwo(partitions=1)
+    assert _provisional(two, 0, {KEY: [0.0, 2.0]}) == [(2, 0.0)]
+    two.on_partials(0, GROUP, {KEY: [2.0, 2.0]}, provisional=False)
+    final, _ = two.on_progress(0, SIZE, SETTLE, SIZE, provisional=False)
+    assert _counts(final) == [(2, 1.0)] and final[0]["final"] is True
+    assert two.provisional.pending == {}
+    assert _provisional(two, 0, {KEY: [1.0, 2.0]}, 2 * SIZE) == []  # replayed after its final record
+    assert two.provisional.pending == {}
+    changes = two.drain_changes()
+    assert changes["provisional|w|1000|0|10000|0"] is None
+
+
+def test_refreshed_records_do_not_depend_on_stage_two_partitions() -> None:
+    stream = EventStream(scenario("steady"), seed=4, rate_per_s=0.02, duration_ms=12 * HOUR_MS, faults=Faults())
+    records = [(r.topic, r.key, r.value) for r in stream]
+    runs = []
+    for partitions in (1, 3):
+        pipeline = LocalPipeline(partitions=4, stage_two_partitions=partitions)
+        feed_as_a_worker_reads(pipeline, records)
+        runs.append(pipeline)
+    one, split = runs
+    assert len({record_key(r) for r in one.provisional}) < len(one.provisional)  # refreshed
+    assert sorted(map(orjson.dumps, split.provisional)) == sorted(map(orjson.dumps, one.provisional))
+    assert sorted(map(orjson.dumps, split.windows)) == sorted(map(orjson.dumps, one.windows))
