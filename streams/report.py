@@ -49,7 +49,8 @@ class Period:
     windows: int
     """Hourly windows with data in the period."""
     provisional: int
-    """Of those, windows whose payment cohorts have not settled (`final: false`): they can still change."""
+    """Of those, windows whose payment cohorts have not settled (`final: false`): their value so far,
+    refreshed as the cohort moves, which can still change."""
     closed_through: int | None
     """End of the KPI's newest hourly window anywhere (any dimensions): the period is open
     until it reaches the period's end."""
@@ -113,7 +114,8 @@ def report_rows(
 
 
 STATUS_LEGEND = (
-    "provisional: payment cohorts not settled yet (48 h or 7 days after their hour): the value can still change",
+    "provisional: the value so far; its payment cohorts settle 48 h or 7 days after their hour and are "
+    "refreshed as their orders ship until then (a share within a deadline can only rise)",
     "open: the KPI's windows are closed only up to before the period's end (the watermark has not passed it)",
 )
 

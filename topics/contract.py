@@ -338,7 +338,12 @@ KPI_WINDOWS = Topic(
                     "The KPI value: a ratio 0-1, per 1,000, seconds, a count or a mean (docs/reference/kpis.md).",
                     nullable=True,
                 ),
-                Field("final", Kind.BOOL, "True once no later event can change it."),
+                Field(
+                    "final",
+                    Kind.BOOL,
+                    "True once no later event can change it. False: a payment cohort's value so far, "
+                    "sent again as its cohort moves, until its final record (same key) overwrites it.",
+                ),
                 Field("schema_version", Kind.INT, "Record schema version.", minimum=1),
             ),
         ),

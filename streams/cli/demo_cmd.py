@@ -334,7 +334,7 @@ def summary(args: argparse.Namespace, sent: Sent, tally: WorkerTally, streamed_s
         f"(announced {_minutes(announced)}){behind}; the worker settled {settle_s:.0f} s later",
         f"  consumed {tally.consumed:,} events, late window updates {tally.late_updates:,}, rejects: {rejects}",
         f"  windows closed up to {_clock(closed)} UTC (event time); cohorts settle 48 h to 7 days after payment, "
-        "so the newest are provisional",
+        "so the newest are provisional (their values so far, refreshed as they move)",
         f"  report      cxkpi report --baseline {_iso(start)}..{_iso(middle)} --current {_iso(middle)}..{_iso(end)}",
     ]
     if sent.stats.truths:  # before-after: the deltas built into the run, to hold the report against

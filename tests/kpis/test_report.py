@@ -81,7 +81,7 @@ def test_each_period_says_whether_its_windows_are_final() -> None:
     assert rows["complaint rate"]["current_status"] == "no data"
     text = render(list(rows.values()), "late window updates: 3")
     assert "baseline final, current provisional" in text
-    assert "provisional: payment cohorts not settled" in text and "open: " not in text
+    assert "provisional: the value so far; its payment cohorts settle" in text and "open: " not in text
     assert text.endswith("late window updates: 3")
     windows[-1] = _hour(ratio, 4, 0.5)  # settled, but hour 5 has not closed
     settled = {r["metric"]: r for r in report_rows(windows, *periods)}
