@@ -14,7 +14,7 @@ from typing import Any
 from streams.kpis.bursts import BURST_WINDOW_MS, MerchantCounts, is_merchant_key, parse_merchant_key
 from streams.kpis.catalog import KPI_BY_NAME, values_of
 from streams.kpis.context import parse_dims
-from streams.kpis.windows import GroupKey, Vector
+from streams.kpis.windows import GroupKey, Vector, refreshed
 from topics.contract import SCHEMA_VERSION
 
 PROGRESS = "progress"
@@ -187,6 +187,7 @@ class ProvisionalMerger(WindowMerger):
     follows its snapshots on the partials topic): only those, so the records do not depend on
     how stage two is split (`streams.kpis.routing`). The snapshots are kept until the window is
     final (`drop_through`); a snapshot of a final window (a replay) is ignored by the caller.
+    Windows shorter than `REFRESHED_FROM_MS` are not refreshed: their snapshots go once emitted.
     """
 
     final: bool = False
@@ -196,6 +197,8 @@ class ProvisionalMerger(WindowMerger):
     entries), so a restart between the snapshot and the marker loses no refresh."""
 
     def add(self, partition: int, group: GroupKey, partials: dict[str, Vector]) -> None:
+        if not refreshed(group[0]) and self.is_done(group):
+            return  # reported once (a short window) and emitted: a replay
         parts = self.pending.setdefault(group, {})
         earlier = parts.get(partition, {})
         moved = {key for key, vector in partials.items() if earlier.get(key) != vector} | (earlier.keys() - partials)
@@ -242,6 +245,9 @@ class ProvisionalMerger(WindowMerger):
             if group not in due:
                 merged = {key: vector for key, vector in merged.items() if key in again[group]}
             records += window_records(group, merged, final=False)
+            if not refreshed(group[0]):  # no refresh will come: its snapshots go now
+                for p in self.pending.pop(group, {}):
+                    self.changes[self._partial_key(group, p)] = None
         return records
 
     def _take_refreshed(self, partition: int, size: int, settle: int) -> dict[GroupKey, set[str]]:
