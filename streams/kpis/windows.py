@@ -97,6 +97,10 @@ class PartitionWindows:
     """Cohort groups reported provisionally and added to since their last snapshot: reported
     again at the next advance of their horizon (`provisional_due`). Filled from `changed`
     when a horizon advances and at each drain, not by `add`: it is the hottest function."""
+    refreshable: set[GroupKey] = field(default_factory=set)
+    """Open cohort groups reported provisionally and long enough to be refreshed: the only
+    groups `_note_stale` looks at (at most a week of hours per horizon), not every changed
+    group (in process nothing drains `changed`, which grows with every group ever touched)."""
     batch: int = 0
     """Number of the last batch whose state was persisted (the shell's commit marker)."""
     input_offsets: dict[str, int] = field(default_factory=dict)
@@ -272,6 +276,7 @@ class PartitionWindows:
                     g for g in self.open if g[0] == size and g[2] == settle and g[1] + size <= final_end
                 ):
                     self.changed.add(group)
+                    self.refreshable.discard(group)
                     yield ClosedWindow(size, group[1], settle, self.open.pop(group))
                 self.closed_through[(size, settle)] = final_end
 
@@ -287,6 +292,7 @@ class PartitionWindows:
         for size, settle in sorted(horizons):
             for group in sorted(g for g in self.open if g[0] == size and g[2] == settle):
                 self.changed.add(group)
+                self.refreshable.discard(group)
                 yield ClosedWindow(size, group[1], settle, self.open.pop(group))
             self.closed_through[(size, settle)] = END_OF_INPUT_MS
 
@@ -310,6 +316,8 @@ class PartitionWindows:
             self.stale_provisional -= stale
             for group in sorted(due | (stale & self.open.keys())):
                 self.changed.discard(group)  # still in `before` if added to since the last drain
+                if refreshed(size):
+                    self.refreshable.add(group)
                 yield ClosedWindow(size, group[1], settle, _copy(self.open[group]) or {})
             self.provisional_through[(size, settle)] = through
 
@@ -333,14 +341,8 @@ class PartitionWindows:
         """The changed groups already reported provisionally join `stale_provisional`. Called
         when a horizon advances and before each drain (whichever comes first in a batch), so a
         change is noted whether the shell drains per batch (the worker) or never (in process)."""
-        reported = self.provisional_through
-        if not reported:
-            return
-        for group in self.changed:
-            size, start, settle = group
-            through = reported.get((size, settle))
-            if through is not None and start + size <= through and group in self.open and refreshed(size):
-                self.stale_provisional.add(group)
+        changed = self.changed
+        self.stale_provisional.update(group for group in self.refreshable if group in changed)
 
     # -- durability: the shell persists these in a changelogged table ---------------------
     def drain_changed(self) -> dict[GroupKey, tuple[dict[str, Vector] | None, bytes | None]]:
@@ -383,6 +385,7 @@ class PartitionWindows:
         since its last snapshot is not persisted, and a snapshot sent again only overwrites."""
         self.changed.clear()
         self.stale_provisional.clear()
+        self.refreshable.clear()
         self.before.clear()
         self._hot.clear()
         if progress is not None:
@@ -407,3 +410,4 @@ class PartitionWindows:
             reported = self.provisional_through.get((size, settle))
             if settle and reported is not None and start + size <= reported and refreshed(size):
                 self.stale_provisional.add((size, start, settle))
+                self.refreshable.add((size, start, settle))

@@ -97,6 +97,21 @@ def test_a_restored_partition_reports_every_reported_open_cohort_again() -> None
     assert _reported(restored, 4_000) == {}
 
 
+def test_only_open_reported_windows_are_looked_at_for_a_refresh() -> None:
+    """In process nothing drains `changed`, which keeps every group ever touched: the refresh
+    looks at the open reported windows only (before, a scan of `changed` at every advance
+    made the in-process core 2.5x slower over 1,000,000 records)."""
+    windows = _windows()
+    windows.observe("orders", 0)
+    for second in range(40):  # each window open until its end + 10 s, reported once past its end
+        _add(windows, second * SIZE + 100)
+        _reported(windows, (second + 1) * SIZE)
+        list(windows.close_due())
+    assert len(windows.changed) >= 25  # closed groups stay in `changed` with no drain
+    assert windows.refreshable and windows.refreshable <= windows.open.keys()
+    assert len(windows.refreshable) <= SETTLE // SIZE + 1
+
+
 # -- stage two ---------------------------------------------------------------------------------
 GROUP = (SIZE, 0, SETTLE)
 
