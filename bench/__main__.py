@@ -43,6 +43,7 @@ from streams.generator.scenarios import scenario
 from streams.generator.stream import EventStream, OutRecord
 from streams.kpis.engine import EngineConfig
 from streams.local import broker as local_broker
+from streams.local.signals import unwind_on_sigterm
 from streams.local.worker import (
     free_port,
     metric_families,
@@ -638,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-data", action="store_true", help="keep the broker's data and the contenders' state at the end"
     )
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # a run stopped with SIGTERM stops its broker and workers too
     work = Path(tempfile.mkdtemp(prefix="cxkpi-bench-"))
     settings = own_broker_settings(
         work / "kafka",

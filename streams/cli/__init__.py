@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Callable
 
 from streams.cli import (
@@ -22,6 +20,7 @@ from streams.clients.admin import TopicLayoutError
 from streams.clients.reachable import BrokerUnreachable, require_broker
 from streams.clients.security import KafkaAuthError
 from streams.config import SettingsError, load_settings
+from streams.local.signals import unwind_on_sigterm
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -44,15 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM (a supervisor, `timeout`) unwinds like Ctrl-C, so cleanup in `finally` runs
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    unwind_on_sigterm()
     try:
         args.settings = load_settings()
         if needs_broker(args):
