@@ -4,14 +4,13 @@ once whatever its label sets, first first, with about how long it fired."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from streams.local.alert_history import FIRING, Fired, describe, fired_alerts
+from tests.local.loopback_http import serve
 
 T0 = 1_796_601_600.0  # 2026-12-07 00:00:00 UTC
 
@@ -24,28 +23,11 @@ def _series(alert: str, severity: str, times: list[float], **labels: str) -> dic
 @contextmanager
 def _prometheus(result: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A loopback Prometheus answering every range query with `result`, and the queries asked."""
-    asked: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)))
-            body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
+    queries: list[dict[str, str]] = []
+    with serve(lambda path: (200, body)) as (url, paths):
+        yield url, queries
+        queries += [dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query)) for path in paths]
 
 
 def test_each_alert_counts_once_whatever_its_label_sets() -> None:

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
 
 from streams.local.monitoring import alerts_page
+from tests.local.loopback_http import serve
 
 
-@contextmanager
-def _prometheus(classic_status: int) -> Iterator[tuple[str, list[str]]]:
+def _prometheus(classic_status: int) -> AbstractContextManager[tuple[str, list[str]]]:
     """A loopback server answering /classic/alerts with `classic_status`, and the paths asked."""
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            self.send_response(classic_status if self.path == "/classic/alerts" else 200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serve(lambda path: (classic_status if path == "/classic/alerts" else 200, b""))
 
 
 def test_a_prometheus_serving_the_classic_page_gets_it() -> None:
