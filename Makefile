@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check tools broker-stop clean
+.PHONY: demo test lint check tools broker-stop clean native native-clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,16 @@ lint: $(STAMP)
 
 check: test lint
 
+# The optional compiled core (mypyc; about a minute): `native-clean` goes back to the Python modules
+native: $(STAMP)
+	$(PY) -m streams.native build
+
+native-clean: $(STAMP)
+	$(PY) -m streams.native clean
+
 broker-stop: $(STAMP)
 	$(VENV)/bin/cxkpi broker stop
 
 clean:
+	rm -f streams/kpis/*.so topics/*.so streams/kpis/compiled-core.json
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

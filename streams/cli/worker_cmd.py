@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.clients.admin import check_topic_layout, create_topics, window_partials_topic
     from streams.clients.security import check_credentials
+    from streams.kpis import COMPILED
     from streams.worker.app import create_app
     from streams.worker.state.writes import MERGE_STATE
     from topics.contract import ALL_TOPICS
@@ -28,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     create_topics(settings, (*ALL_TOPICS, window_partials_topic(settings)))
     app = create_app(settings)
     print(f"cxkpi worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
+    core = "compiled" if COMPILED else "Python (`make native` compiles it)"
+    print(f"cxkpi worker: KPI core {core}", flush=True)
     worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level)
     # Faust's start-up spinner sets the root logger to DEBUG, whatever --loglevel says, so every
     # library's debug call (aiokafka logs each record it sends) built a log record: 13% of a

@@ -126,6 +126,9 @@ class PartitionWindows:
 
     def __post_init__(self) -> None:
         self.newest = max(self.topic_max.values(), default=None)
+        # set here as well: compiled (`streams.native`), fields with init=False are not set from their defaults
+        self._holding, self._holding_known, self._ending, self._seen_all = None, False, False, False
+        self._hot = {}
 
     def watermark(self) -> int | None:
         if not self._holding_known:

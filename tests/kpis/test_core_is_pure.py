@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "streams" / "kpis"
-ALLOWED_PREFIXES = ("streams.kpis", "topics.")
+ALLOWED_PREFIXES = ("streams.kpis", "topics.", "streams.native")
+"""The core, the contract, and the compiled core's build check (the standard library only)."""
 RUNTIME = ("faust", "mode", "kafka", "aiokafka", "prometheus_client", "rocksdict", "confluent_kafka")
 
 

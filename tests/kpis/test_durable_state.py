@@ -84,6 +84,6 @@ def test_stage_two_persists_where_it_stands_in_the_partials_topic_after_its_stat
     changes = stage.drain_changes()
     assert list(changes)[-1] == "input" and changes["input"] == {"window-partials": 8}
     assert stage.drain_changes() == {}  # nothing moved
-    restored = StageTwo.restore(4, orjson.loads(orjson.dumps(list(changes.items()))))
+    restored = StageTwo.restore(4, [(k, v) for k, v in orjson.loads(orjson.dumps(list(changes.items())))])
     assert restored.input_offsets == {"window-partials": 8}
     assert restored.drain_changes() == {}  # what it restored counts as written
