@@ -32,7 +32,8 @@ from typing import Any, NamedTuple
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import subset, textbook_faust
+import streams.kpis
+from bench import compiled, subset, textbook_faust
 from bench.batches import run_in_batches
 from bench.live import LiveFeed, LiveSink
 from bench.subset import Subset
@@ -64,6 +65,7 @@ RECORDS_PER_ORDER = 3.85
 CONTENDERS = (
     "limit",
     "core",
+    "core_compiled",
     "core_subset",
     "textbook_faust",
     "quix_streams",
@@ -278,17 +280,42 @@ def _in_process(records: list[OutRecord], config: EngineConfig) -> tuple[dict[st
     return result, subset.from_kpi_windows(pipeline.windows)
 
 
-def _core(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
-    """All KPIs in process; its windows are the reference the others are checked against."""
-    result, windows = _in_process(records, ENGINE_CONFIG)
-    reference.update(windows)
-    return result
+def _core(records: list[OutRecord], reference: Subset, work: Path, build: str = "python") -> dict[str, Any]:
+    """All KPIs, no Kafka, in a fresh process from a copy of the tree as Python or compiled
+    (`bench.compiled`), whatever this tree's build. The Python core's windows are the
+    reference the others are checked against; the compiled core's are checked like any other's."""
+    roots = work / "core-copies"
+    if not roots.exists():  # both copies at once, with the records they read
+        compiled.make_copies(roots, work / "core-compiled-build.log")
+        compiled.save_records([(r.topic, r.key, r.value) for r in records], work / "core-records.pickle")
+    out = work / f"core-{build}-subset.pickle"
+    round_ = compiled.run_round(roots / build, work / "core-records.pickle", subset_out=out)["rounds"][0]
+    windows = compiled.load_subset(out)
+    n = len(records)
+    result = {
+        "events": n,
+        "seconds": round_["seconds"],
+        "events_per_s": round(n / max(round_["seconds"], 1e-9)),
+        "cpu_seconds": round_["cpu_seconds"],
+        "events_per_cpu_s": round_["events_per_cpu_s"],
+        "peak_rss_mb": round_["peak_rss_mb"],
+        "build": build,
+    }
+    if build == "python":
+        reference.update(windows)
+        return result
+    return result | {"subset_check": subset.check(windows, reference)}
 
 
 def _core_subset(records: list[OutRecord], reference: Subset) -> dict[str, Any]:
     """The subset's KPIs in process: the most `cxkpi_subset` could reach with Kafka costing nothing."""
     result, windows = _in_process(records, replace(ENGINE_CONFIG, kpis=subset.KPIS))
-    return result | {"subset_check": subset.check(windows, reference)}
+    return result | {"build": _tree_build(), "subset_check": subset.check(windows, reference)}
+
+
+def _tree_build() -> str:
+    """The core this tree runs (the workers' and the in-process contenders'): `make native` compiles it."""
+    return "compiled" if streams.kpis.COMPILED else "python"
 
 
 def _time_module(
@@ -658,7 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {total:,} records of 'steady' (seed {args.seed}) preloaded", flush=True)
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "limit": lambda: asyncio.run(_limit(settings.bootstrap, total)),
-            "core": lambda: _core(records, reference),
+            "core": lambda: _core(records, reference, work),
+            "core_compiled": lambda: _core(records, reference, work, "compiled"),
             "core_subset": lambda: _core_subset(records, reference),
             "textbook_faust": lambda: _textbook(settings, total, work / "textbook.log", reference),
             "quix_streams": lambda: _quix(settings, total, work / "quix.log", reference),
@@ -694,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         reference: Subset = {}
         if "core" not in args.only:  # the reference for the subset checks
-            _core(records, reference)
+            _core(records, reference, work)
         for name in [n for n in runs if n in args.only]:  # core first: the reference for the checks
             print(f"{name}: running...", flush=True)
             results[name] = runs[name]()
@@ -755,9 +783,12 @@ def _report(results: dict[str, Any], delay: dict[str, Any], events: int) -> int:
         ratios |= _ratios(timed, "cxkpi_subset", ("quix_streams", "textbook_faust", "limit", "core_subset"))
     if "core_subset" in timed:  # what cxkpi_subset would reach if Kafka and state cost nothing
         ratios |= _ratios(timed, "core_subset", ("limit",))
+    if "core_compiled" in timed and "core" in timed:  # what mypyc makes of the same core
+        ratios |= _ratios(timed, "core_compiled", ("core",))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "workers_core": _tree_build(),
         "events": events,
         "results": results,
         "ratios": ratios,

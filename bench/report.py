@@ -175,9 +175,11 @@ def target_lines(report: dict[str, Any]) -> list[str]:
 def header(report: dict[str, Any], name: str) -> str:
     machine = report.get("machine") or {}
     date = str(report.get("date", "?"))[:16].replace("T", " ")
+    built = report.get("workers_core")  # files before 2026-12-07 ran the Python core throughout
     return (
         f"From `bench/results/{name}` ({date} UTC; {_num(report.get('events'))} records;"
         f" {machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')})."
+        + (f" The workers and `core_subset` ran the {built} core." if built else "")
     )
 
 

@@ -31,6 +31,17 @@ def per_cpu(contender: str) -> Reader:
     return read
 
 
+def best_per_cpu(*contenders: str) -> Reader:
+    """The best events per CPU second among `contenders` (builds of one thing), withheld ones left out."""
+
+    def read(report: dict[str, Any]) -> float | None:
+        withheld = set(report.get("speeds_withheld") or ())
+        values = [per_cpu(c)(report) for c in contenders if c not in withheld]
+        return max((v for v in values if v), default=None)
+
+    return read
+
+
 def delay_p99(report: dict[str, Any]) -> float | None:
     value = ((report.get("delay_at_half_max_rate") or {}).get("delay_seconds") or {}).get("p99")
     return float(value) if value is not None else None
@@ -69,7 +80,15 @@ WORKER = "where-the-workers-time-goes"
 """Sections of bench/README.md (their anchors) with the profile behind a missed target."""
 
 TARGETS = (
-    Target("the KPI core alone, events per CPU second", "core", per_cpu("core"), 100_000, False, ("core",), CORE),
+    Target(
+        "the KPI core alone, events per CPU second (its faster build)",
+        "core",
+        best_per_cpu("core", "core_compiled"),
+        100_000,
+        False,
+        ("core",),
+        CORE,
+    ),
     Target("full worker / consume limit", WORKER_LIMIT, ratio(WORKER_LIMIT), 0.3, False, ("cxkpi_worker",), WORKER),
     Target("subset worker / consume limit", SUBSET_LIMIT, ratio(SUBSET_LIMIT), 0.3, False, ("cxkpi_subset",), WORKER),
     Target(

@@ -19,3 +19,18 @@ def test_it_times_every_record_and_writes_a_profile(tmp_path: Path, capsys: pyte
     assert result["best_events_per_cpu_s"] == max(r["events_per_cpu_s"] for r in result["rounds"]) > 0
     assert {r["windows"] for r in result["rounds"]} == {len(core.run(core.records(20000, 1)).windows)} != {0}
     assert profile.stat().st_size > 0
+
+
+def test_compare_runs_both_builds_on_the_same_records_and_finds_the_same_windows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The compiled core (built in a copy of the tree, about a minute) computes every window
+    record the Python modules do, byte for byte."""
+    assert core.main(["--events", "6000", "--rounds", "1", "--compare"]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert set(result["rounds"]) == {"python", "compiled"}
+    assert result["same_windows"] is True
+    digests = {r["windows_sha256"] for runs in result["rounds"].values() for r in runs}
+    assert len(digests) == 1
+    assert all(r["windows"] > 0 for runs in result["rounds"].values() for r in runs)
+    assert result["compiled/python"] > 0
