@@ -97,7 +97,10 @@ def test_the_running_core_is_the_one_the_tree_holds() -> None:
     import topics
     import topics.validation
 
-    compiled = native.check_built()
+    try:
+        compiled = native.check_built()
+    except native.StaleBuild:  # sources changed since the build: the Python modules run
+        compiled = False
     assert streams.kpis.COMPILED is compiled and topics.COMPILED is compiled
     for module in (streams.kpis.engine, topics.validation):
         assert module.__file__ is not None and module.__file__.endswith(".py") is not compiled
