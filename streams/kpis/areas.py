@@ -21,7 +21,24 @@ def order_dims(order: Order) -> dict[str, str]:
 
 
 def on_paid(ctx: Context, order: Order, event: Event) -> None:
+    """A new payment, its state holding no shipment or closing yet: its window additions depend
+    only on its dimensions and flags (and its time), so they are recorded once per signature
+    and replayed (`Context.replay`)."""
     t = event["event_time"]
+    signature = (order["cat"], order["ch"], order["seller"], order["presale"], order["elig"], order["ins"])
+    if not ctx.replay(signature, t):
+        ctx.record()
+        try:
+            _paid_windows(ctx, order, t)
+        except BaseException:
+            ctx.abandon()  # half a program must not be replayed
+            raise
+        ctx.recorded(signature, t)
+    ctx.metrics.inc("orders_paid", (order["cat"], order["ch"], order["seller"]))
+
+
+def _paid_windows(ctx: Context, order: Order, t: int) -> None:
+    """Every window addition of a payment at `t` (its signature's program)."""
     dims = order_dims(order)
     ctx.count("orders_paid", dims, t)
     ctx.ratio("presale_ratio", dims, t, 1.0 if order["presale"] else 0.0)
@@ -30,7 +47,7 @@ def on_paid(ctx: Context, order: Order, event: Event) -> None:
     _count_for_every_reason(ctx, "help_requests_per_1k_orders", t)
     ctx.ratio("negative_feedback_per_1k_orders", dims, t, 0.0, 1.0)
     _count_for_every_reason(ctx, "help_requests_cohort_per_1k_orders", t)
-    ctx.metrics.inc("orders_paid", (order["cat"], order["ch"], order["seller"]))
+    apply_cohort_delta(ctx, order, (0.0, 0.0))  # its entry in its payment cohort (t is its payment)
 
 
 def _count_for_every_reason(ctx: Context, name: str, t: int) -> None:

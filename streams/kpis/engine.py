@@ -199,7 +199,6 @@ class PartitionEngine:
         # merged across partitions at stage two, where bursts are detected
         merchant = merchant_key(e["merchant_id"], e["livestream_id"])
         self.windows.add((merchant,), 1, e["event_time"], 0, ((0, 1.0),), (BURST_WINDOW_MS,))
-        areas.apply_cohort_delta(self.ctx, state, (0.0, 0.0))
         self.due.push(state["promised"], e["order_id"])
 
     def _apply(self, state: State, topic: str, e: Event) -> None:
