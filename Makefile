@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check tools broker-stop clean native native-clean
+.PHONY: demo test lint check tools broker-stop clean native native-clean test-native
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ native: $(STAMP)
 
 native-clean: $(STAMP)
 	$(PY) -m streams.native clean
+
+# The core's own tests and the worker's again, the core compiled (CI runs both builds); leaves the tree clean
+NATIVE_TESTS ?= tests/kpis tests/test_reference.py tests/test_native.py tests/worker tests/integration/test_worker.py
+test-native: native
+	$(PY) -m pytest $(NATIVE_TESTS); status=$$?; $(PY) -m streams.native clean; exit $$status
 
 broker-stop: $(STAMP)
 	$(VENV)/bin/cxkpi broker stop
