@@ -65,6 +65,9 @@ class Config:
     """Help requests answered within an hour, per handler (merchant, platform)."""
     page_burn: tuple[BurnWindow, ...] = (BurnWindow(HOUR, 5 * MINUTE, 14.4), BurnWindow(6 * HOUR, 30 * MINUTE, 6.0))
     ticket_burn: tuple[BurnWindow, ...] = (BurnWindow(24 * HOUR, 2 * HOUR, 3.0), BurnWindow(72 * HOUR, 6 * HOUR, 1.0))
+    burn_min_events: int = 50
+    """Minimum volume of a burn-rate window pair: events over its short window (per handler for
+    first responses). 3 shipments with 1 late is a 33% error ratio and no incident."""
     page_burn_for_s: int = 2 * MINUTE
     ticket_burn_for_s: int = HOUR
 

@@ -144,11 +144,20 @@ def _input_counted(cfg: Config, baseline_s: int, offset_s: int) -> str:
     return f"on() {consumed} offset {_w(cfg, since)}"
 
 
-def _burn_expr(cfg: Config, slo: Slo, level: str, windows: tuple[Any, ...]) -> str:
+def _volume(cfg: Config, metric: str, by: str, window_s: int, least: int, match: str = "") -> str:
+    """The minimum volume of a relative or burn-rate alert: events over its short window, by its labels."""
+    group = f" by ({by}) " if by else ""
+    return f"sum{group}(increase({metric}{{{_job(cfg)}{match}}}[{_w(cfg, window_s)}])) >= {least}"
+
+
+def _burn_expr(cfg: Config, slo: Slo, metric: str, level: str, by: str, windows: tuple[Any, ...]) -> str:
+    """Multi-window burn rate, each window pair with its minimum volume: a ratio of a handful of
+    events (the first shipments a worker gets to after a pause, a quiet night) is not a burn."""
     budget = 1 - slo.objective
     parts = [
         f"({slo_record(cfg, slo, level, b.long_s)} > {b.factor * budget:.4g}"
-        f" and {slo_record(cfg, slo, level, b.short_s)} > {b.factor * budget:.4g})"
+        f" and {slo_record(cfg, slo, level, b.short_s)} > {b.factor * budget:.4g}"
+        f" and {_volume(cfg, f'{metric}_count', by, b.short_s, cfg.burn_min_events)})"
         for b in windows
     ]
     return "\n  or ".join(parts)
@@ -161,22 +170,17 @@ def alert_rules(cfg: Config) -> list[Rule]:
         # the mean of the recorded short rate: unbiased for a series younger than the window
         return f"avg_over_time({record}[{_w(cfg, window_s)}] offset {_w(cfg, offset_s)})"
 
-    def volume(metric: str, by: str, window_s: int, least: int, match: str = "") -> str:
-        # the minimum volume: events over the short window, by the alert's labels
-        group = f" by ({by}) " if by else ""
-        return f"sum{group}(increase({metric}{{{j}{match}}}[{_w(cfg, window_s)}])) >= {least}"
-
     exc_now = f"carrier:cxkpi_shipment_exceptions:rate{_name_w(cfg, cfg.delay_short_s)}"
     # a carrier with no exceptions in the baseline window has a baseline of 0 (the volume still holds)
     exc_before = f"({baseline(exc_now, cfg.delay_baseline_s, cfg.delay_short_s)} or {exc_now} * 0)"
-    exc_volume = volume("cxkpi_shipment_exceptions_total", "carrier", cfg.delay_short_s, cfg.delay_min_exceptions)
+    exc_volume = _volume(cfg, "cxkpi_shipment_exceptions_total", "carrier", cfg.delay_short_s, cfg.delay_min_exceptions)
     tail_now = f"cxkpi:time_to_ship_seconds:p90_rate{_name_w(cfg, cfg.tail_short_s)}"
     tail_before = baseline(tail_now, cfg.tail_baseline_s, cfg.tail_short_s)
-    tail_volume = volume("cxkpi_time_to_ship_seconds_count", "", cfg.tail_short_s, cfg.tail_min_shipments)
+    tail_volume = _volume(cfg, "cxkpi_time_to_ship_seconds_count", "", cfg.tail_short_s, cfg.tail_min_shipments)
     help_now = f'reason:cxkpi_help_requests:rate{_name_w(cfg, cfg.help_short_s)}{{reason="shipping"}}'
     help_before = f"({baseline(help_now, cfg.help_baseline_s, cfg.help_short_s)} or {help_now} * 0)"
-    help_volume = volume(
-        "cxkpi_help_requests_total", "reason", cfg.help_short_s, cfg.help_min_requests, ',reason="shipping"'
+    help_volume = _volume(
+        cfg, "cxkpi_help_requests_total", "reason", cfg.help_short_s, cfg.help_min_requests, ',reason="shipping"'
     )
     rejected = f'cxkpi_events_consumed_total{{{j},outcome="rejected"}}'
     reject_w = _w(cfg, cfg.reject_window_s)
@@ -228,7 +232,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "Cxkpi48hShipRateBudgetBurn",
-            _burn_expr(cfg, ship, "cxkpi", cfg.page_burn),
+            _burn_expr(cfg, ship, "cxkpi_time_to_ship_seconds", "cxkpi", "", cfg.page_burn),
             cfg.page_burn_for_s,
             "page",
             "kpi",
@@ -240,7 +244,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "Cxkpi48hShipRateBudgetBurnSlow",
-            _burn_expr(cfg, ship, "cxkpi", cfg.ticket_burn),
+            _burn_expr(cfg, ship, "cxkpi_time_to_ship_seconds", "cxkpi", "", cfg.ticket_burn),
             cfg.ticket_burn_for_s,
             "ticket",
             "kpi",
@@ -251,7 +255,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiFirstResponseBudgetBurn",
-            _burn_expr(cfg, resp, "handled_by", cfg.page_burn),
+            _burn_expr(cfg, resp, "cxkpi_first_response_seconds", "handled_by", "handled_by", cfg.page_burn),
             cfg.page_burn_for_s,
             "page",
             "kpi",
