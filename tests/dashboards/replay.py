@@ -46,6 +46,8 @@ EVENT_S_PER_RULE_S = 30.0
 60x (5 min -> 5 s, the shortest a 1 s scrape allows), so a 5-minute window spans 2.5 h of
 event time. The same for every replay, so their results compare."""
 POLL_S = 0.5
+GAUGE_REFRESH_S = 6.0
+"""Longer than the worker's gauge timers (every 5 s)."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,9 @@ def stack(broker: Settings, replay: Replay, data: Path) -> Iterator[Stack]:
 
 
 def send_history(settings: Settings, replay: Replay, log: Path, timeout_s: float = 300) -> None:
-    """The scenario's first `warm_h` hours at full speed, and until the worker has processed them."""
+    """The scenario's first `warm_h` hours at full speed, and until the worker has processed them,
+    stage two included: its merges of the history's partials would otherwise hold the paced
+    records back for seconds (hours of event time) after Prometheus starts."""
     sink = KafkaSink(settings.bootstrap)
     try:
         for record in replay.stream():
@@ -232,6 +236,14 @@ def send_history(settings: Settings, replay: Replay, log: Path, timeout_s: float
     deadline = time.monotonic() + timeout_s
     while metric_sum(settings.web_port, "cxkpi_events_consumed") < sink.sent:
         assert time.monotonic() < deadline, f"history not processed: {log.read_text()[-3000:]}"
+        time.sleep(1)
+    merged_since = None  # the lag gauge is refreshed every 5 s: 0 twice, a refresh apart
+    while merged_since is None or time.monotonic() - merged_since < GAUGE_REFRESH_S:
+        assert time.monotonic() < deadline, f"history's partials not merged: {log.read_text()[-3000:]}"
+        if metric_sum(settings.web_port, "cxkpi_stage_two_lag_records") > 0:
+            merged_since = None
+        elif merged_since is None:
+            merged_since = time.monotonic()
         time.sleep(1)
 
 
