@@ -38,10 +38,12 @@ def expected_partitions(settings: Settings, merge_state_changelog: str) -> dict[
 
 def layout_error(present: Mapping[str, int | None], expected: Mapping[str, int]) -> TopicLayoutError | None:
     """The first topic whose partition count differs from what the worker expects (None: all
-    agree; a topic not there yet is created with the expected count)."""
+    agree; a topic not there yet is created with the expected count). A count of 0 is a topic
+    not there yet too: aiokafka's metadata snapshot gives 0 for a topic it subscribed to before
+    the topic was created (the stage-two changelog at a worker's first assignment)."""
     for name, wanted in expected.items():
         found = present.get(name)
-        if found is None or found == wanted:
+        if not found or found == wanted:
             continue
         if name in INPUT_NAMES:
             return TopicLayoutError(
