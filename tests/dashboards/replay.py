@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -159,10 +160,18 @@ class Stack:
     data: Path
     started: float = field(default_factory=time.time)
     """When Prometheus started (wall time)."""
+    worker: subprocess.Popen[bytes] | None = None
 
     @property
     def prometheus_url(self) -> str:
         return self.monitoring.prometheus_url
+
+    def assert_worker_running(self) -> None:
+        """A replay scored with its worker dead proves nothing: no alert is the answer key's
+        `steady` too (a worker that crashed at start passed it on 2026-12-07)."""
+        assert self.worker is not None and self.worker.poll() is None, (
+            "the worker exited: " + (self.data / "worker.log").read_text(errors="replace")[-3000:]
+        )
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         answer = get(f"{self.prometheus_url}/api/v1/query?query={urllib.parse.quote(expr)}")
@@ -211,7 +220,7 @@ def stack(broker: Settings, replay: Replay, data: Path) -> Iterator[Stack]:
         watch = AlertmanagerWatch(monitoring.alertmanager_url)
         watch.start()
         worker = worker or start_worker(settings, data / "worker.log")
-        yield Stack(settings, monitoring, watch, data, started)
+        yield Stack(settings, monitoring, watch, data, started, worker)
     finally:
         if watch is not None:
             watch.stop()
@@ -286,4 +295,5 @@ def replay_and_watch(stack: Stack, replay: Replay, settle_s: float) -> tuple[lis
     clock = Clock(replay.speedup)
     send_paced(stack, replay, clock)
     time.sleep(settle_s)
+    stack.assert_worker_running()
     return firing_episodes(stack, clock, time.time()), clock
