@@ -150,9 +150,12 @@ def _volume(cfg: Config, metric: str, by: str, window_s: int, least: int, match:
     return f"sum{group}(increase({metric}{{{_job(cfg)}{match}}}[{_w(cfg, window_s)}])) >= {least}"
 
 
-def _burn_expr(cfg: Config, slo: Slo, metric: str, level: str, by: str, windows: tuple[Any, ...]) -> str:
-    """Multi-window burn rate, each window pair with its minimum volume: a ratio of a handful of
-    events (the first shipments a worker gets to after a pause, a quiet night) is not a burn."""
+def _burn_expr(cfg: Config, attr: str, windows: tuple[Any, ...]) -> str:
+    """Multi-window burn rate of the SLO `attr` of `SLO_METRICS`, each window pair with its minimum
+    volume: a ratio of a handful of events (the first shipments a worker gets to after a pause,
+    a quiet night) is not a burn."""
+    slo: Slo = getattr(cfg, attr)
+    metric, level, by = next((m, lv, b) for a, m, lv, b in SLO_METRICS if a == attr)
     budget = 1 - slo.objective
     parts = [
         f"({slo_record(cfg, slo, level, b.long_s)} > {b.factor * budget:.4g}"
@@ -232,7 +235,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "Cxkpi48hShipRateBudgetBurn",
-            _burn_expr(cfg, ship, "cxkpi_time_to_ship_seconds", "cxkpi", "", cfg.page_burn),
+            _burn_expr(cfg, "ship_slo", cfg.page_burn),
             cfg.page_burn_for_s,
             "page",
             "kpi",
@@ -244,7 +247,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "Cxkpi48hShipRateBudgetBurnSlow",
-            _burn_expr(cfg, ship, "cxkpi_time_to_ship_seconds", "cxkpi", "", cfg.ticket_burn),
+            _burn_expr(cfg, "ship_slo", cfg.ticket_burn),
             cfg.ticket_burn_for_s,
             "ticket",
             "kpi",
@@ -255,7 +258,7 @@ def alert_rules(cfg: Config) -> list[Rule]:
         _alert(
             cfg,
             "CxkpiFirstResponseBudgetBurn",
-            _burn_expr(cfg, resp, "cxkpi_first_response_seconds", "handled_by", "handled_by", cfg.page_burn),
+            _burn_expr(cfg, "response_slo", cfg.page_burn),
             cfg.page_burn_for_s,
             "page",
             "kpi",
