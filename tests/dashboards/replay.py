@@ -38,7 +38,7 @@ from streams.generator.scenarios import HOUR_MS, scenario
 from streams.generator.sinks import KafkaSink, paced
 from streams.generator.stream import DEFAULT_START_MS, EventStream, Faults
 from streams.local.monitoring import Monitoring, start_monitoring
-from streams.local.worker import free_port, metric_sum, start_worker, stop_worker
+from streams.local.worker import WorkerTally, free_port, start_worker, stop_worker, wait_settled
 from tests.conftest import REPO
 
 ALERTMANAGER_CONFIG = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
@@ -47,8 +47,6 @@ EVENT_S_PER_RULE_S = 30.0
 60x (5 min -> 5 s, the shortest a 1 s scrape allows), so a 5-minute window spans 2.5 h of
 event time. The same for every replay, so their results compare."""
 POLL_S = 0.5
-GAUGE_REFRESH_S = 6.0
-"""Longer than the worker's gauge timers (every 5 s)."""
 
 
 @dataclass(frozen=True)
@@ -242,18 +240,10 @@ def send_history(settings: Settings, replay: Replay, log: Path, timeout_s: float
             sink.send(record)
     finally:
         sink.close()
-    deadline = time.monotonic() + timeout_s
-    while metric_sum(settings.web_port, "cxkpi_events_consumed") < sink.sent:
-        assert time.monotonic() < deadline, f"history not processed: {log.read_text()[-3000:]}"
-        time.sleep(1)
-    merged_since = None  # the lag gauge is refreshed every 5 s: 0 twice, a refresh apart
-    while merged_since is None or time.monotonic() - merged_since < GAUGE_REFRESH_S:
-        assert time.monotonic() < deadline, f"history's partials not merged: {log.read_text()[-3000:]}"
-        if metric_sum(settings.web_port, "cxkpi_stage_two_lag_records") > 0:
-            merged_since = None
-        elif merged_since is None:
-            merged_since = time.monotonic()
-        time.sleep(1)
+    try:  # every record consumed and stage two's lag 0, held over a gauge refresh
+        wait_settled(lambda: WorkerTally.read(settings.web_port), sink.sent, {}, timeout_s)
+    except RuntimeError as exc:
+        raise AssertionError(f"history not processed: {exc}\n{log.read_text()[-3000:]}") from exc
 
 
 def send_paced(stack: Stack, replay: Replay, clock: Clock) -> None:
