@@ -7,6 +7,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
 from streams.worker.transport.committed_reads import QUIET_LOOKS, MarkerAwareRecovery
@@ -21,8 +22,10 @@ def test_next_offsets_are_each_partitions_last_offset_plus_one() -> None:
     assert next_offsets([]) == {}
 
 
-def _app(received: int, last: int, position: int, queued: bool = False) -> Any:
+def _app(received: int, last: int, position: int | None, queued: bool = False) -> Any:
     async def at(tp: TP) -> int:
+        if position is None:  # aiokafka's answer for a partition the consumer no longer holds
+            raise IllegalStateError(f"Partition {tp} is not assigned")
         return position
 
     recovery = SimpleNamespace(in_recovery=True, active_offsets={A: received}, active_highwaters={A: last})
@@ -53,3 +56,12 @@ def test_a_partition_still_receiving_or_not_read_to_its_end_is_left_to_faust() -
     for _ in range(3):
         assert asyncio.run(markers.check(queued)) == []  # records wait in the changelog queue
     assert queued.tables.recovery.active_offsets[A] == 41
+
+
+def test_a_partition_a_rebalance_took_away_is_skipped_not_fatal() -> None:
+    """Faust's recovery still lists it; the consumer no longer answers for it."""
+    markers = MarkerAwareRecovery(quiet_looks=1)
+    revoked = _app(received=41, last=42, position=None)
+    for _ in range(3):
+        assert asyncio.run(markers.check(revoked)) == []
+    assert revoked.tables.recovery.active_offsets[A] == 41

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
+
 from streams.worker.transport.fetching import FetchWaitThread
 
 QUIET_LOOKS = 5
@@ -65,7 +67,7 @@ class MarkerAwareRecovery:
             if last is None or last < 0 or received is None or received >= last:
                 self._last.pop(tp, None)
                 continue
-            position = await app.consumer.position(tp)
+            position = await _position(app, tp)
             if position is None or position <= last:
                 self._last.pop(tp, None)
                 continue
@@ -78,3 +80,15 @@ class MarkerAwareRecovery:
             else:
                 self._last[tp] = (received, looks)
         return done
+
+
+async def _position(app: Any, tp: Any) -> int | None:
+    """The consumer's position in `tp`, or None once a rebalance took `tp` away: Faust's
+    recovery lists a revoked partition until its next round, and the consumer refuses to
+    answer for a partition it no longer holds (a start-up crash of one of three workers
+    joining at once, 2026-12-07)."""
+    try:
+        position: int | None = await app.consumer.position(tp)
+    except IllegalStateError:
+        return None
+    return position
