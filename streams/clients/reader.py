@@ -82,6 +82,29 @@ def first_committed_offset(
         return None
 
 
+def holds_committed_record(
+    bootstrap: str, topic: str, partition: int, first: int, last: int, timeout_s: float = 10.0, **client: Any
+) -> bool:
+    """Whether offsets `first` to `last` of one partition hold a committed record, on the
+    broker's word (read as `read_committed`: transaction markers and aborted records are
+    stepped over). Raises TimeoutError when the reader could not pass `last` within
+    `timeout_s` (the broker did not answer, or a transaction still open there holds it back):
+    then nothing is known."""
+    # from the log's start should `first` be gone (retention): the default would jump to the end
+    with _reader(bootstrap, topic, {"auto_offset_reset": "earliest", **client}) as (consumer, _):
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, first)
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) <= last:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}-{partition}: not read past offset {last} within {timeout_s:.0f} s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                if any(record.offset <= last for record in batch):
+                    return True
+        return False
+
+
 def select_backlog(
     records: list[ConsumerRecord], last: int | None, order: Callable[[ConsumerRecord], Any] | None = None
 ) -> list[ConsumerRecord]:

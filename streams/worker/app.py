@@ -36,6 +36,7 @@ from streams.worker.stage_one import StageOne
 from streams.worker.state.writes import MERGE_STATE
 from streams.worker.tables import StateTables
 from streams.worker.transport.batch_delivery import BatchApp
+from streams.worker.transport.committed_reads import MarkerAwareRecovery, broker_word
 from streams.worker.transport.kept_queue import keep_queued_on_resume
 from streams.worker.views import Views
 from topics.contract import INPUT_TOPICS, ORDERS
@@ -103,7 +104,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     positions = Positions(app, engines, merging, partials)
     gauges = Gauges(app, engines, positions, m, inputs, partials)
     layout = expected_partitions(settings, f"{settings.app_id}-{MERGE_STATE}-changelog")
-    assignments = Assignments(app, engines, merging, gauges, publisher.transactions, m, inputs, partials, layout)
+    txn = publisher.transactions
+    markers = MarkerAwareRecovery(broker_word(settings)) if txn is not None else None
+    assignments = Assignments(app, engines, merging, gauges, txn, markers, m, inputs, partials, layout)
     views = Views(app, engines, m)
 
     @app.agent(source)

@@ -29,6 +29,7 @@ class Assignments:
         stage_two: Merging,
         gauges: Gauges,
         transactions: Transactions | None,
+        markers: MarkerAwareRecovery | None,
         metrics: Metrics,
         inputs: set[str],
         partials: str,
@@ -39,12 +40,13 @@ class Assignments:
         self.stage_two = stage_two
         self.gauges = gauges
         self.transactions = transactions
+        self.markers = markers
+        """Exactly-once (with `transactions`): ends recoveries of changelogs that end with a marker."""
         self.metrics = metrics
         self.inputs = inputs
         self.partials = partials
         self.layout = layout
         """Topic -> the partition count the state's layout needs (`streams.clients.admin`)."""
-        self._markers = MarkerAwareRecovery()
         self._tasks: dict[str, asyncio.Future[None]] = {}
 
     async def on_assigned(self, assigned: Any) -> None:
@@ -57,9 +59,9 @@ class Assignments:
         self.metrics.rebalances.inc()
         if await self._layout_changed():
             return
-        txn = self.transactions
-        if txn is not None:
-            self._keep_running("watch_recovery", lambda: self._watch_recovery(txn))
+        txn, markers = self.transactions, self.markers
+        if txn is not None and markers is not None:
+            self._keep_running("watch_recovery", lambda: self._watch_recovery(txn, markers))
         self._keep_running("refresh_lag", self.gauges.refresh_lag_every)
         owned = {tp.partition for tp in assigned if tp.topic in self.inputs}
         self.metrics.partitions_owned.set(sum(1 for tp in assigned if tp.topic in self.inputs))
@@ -83,14 +85,14 @@ class Assignments:
         if task is None or task.done():
             self._tasks[name] = asyncio.ensure_future(start())
 
-    async def _watch_recovery(self, txn: Transactions) -> None:
+    async def _watch_recovery(self, txn: Transactions, markers: MarkerAwareRecovery) -> None:
         """Exactly-once: starts the transactional producer, so that the broker aborts at once
         what a predecessor under this id left open, and ends the recovery of changelogs that
         end with a transaction marker (`streams.worker.transport.committed_reads`)."""
         async with fatal(self.app, "watch_recovery"):
             await txn.start()
             while not self.app.should_stop:
-                for tp in await self._markers.check(self.app):
+                for tp in await markers.check(self.app):
                     self.app.log.info("%s-%s: recovered to its end (a transaction marker)", tp.topic, tp.partition)
                 await asyncio.sleep(1.0)
 

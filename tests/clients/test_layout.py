@@ -66,7 +66,7 @@ def test_partitions_added_while_running_stop_the_worker_at_the_rebalance() -> No
     layout = expected_partitions(Settings(), CHANGELOG)
     app = App(Consumer(dict(layout) | {"orders": 6}))
     stub: Any = Untouched()
-    assignments = Assignments(app, stub, stub, stub, None, Metrics(), {"orders"}, "cxkpi-window-partials", layout)
+    assignments = Assignments(app, stub, stub, stub, None, None, Metrics(), {"orders"}, "cxkpi-window-partials", layout)
     asyncio.run(assignments.on_assigned(set()))
     assert len(app.crashed) == 1 and "topic orders has 6 partition(s)" in str(app.crashed[0])
     app.consumer.counts = dict(layout)  # as it was: the assignment goes on (and reaches the stubs)

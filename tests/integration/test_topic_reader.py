@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.clients.reader import end_offsets, first_committed_offset, read_to_end
+from streams.clients.reader import end_offsets, first_committed_offset, holds_committed_record, read_to_end
 from streams.config import Settings
 
 pytestmark = pytest.mark.kafka
+
+
+T = TypeVar("T")
 
 
 def _new_topic(bootstrap: str, partitions: int) -> str:
@@ -74,10 +79,10 @@ def test_read_to_end_since_reads_only_what_came_after(kafka: Settings) -> None:
     assert sorted(r.value for r in read_to_end(kafka.bootstrap, topic, 20.0)) == [b"earlier", b"earlier", b"later"]
 
 
-async def _gaps(bootstrap: str, topic: str) -> dict[int, int | None]:
+async def _gaps(bootstrap: str, topic: str, ask: Callable[[], T]) -> T:
     """Offsets 0 to 5: committed (0), its marker (1), aborted (2), its marker (3), committed
-    (4), its marker (5); then one in a transaction left open (6). Returns, for each start,
-    the first committed offset the broker reports."""
+    (4), its marker (5); then one in a transaction left open (6). Returns what `ask` (run in
+    a thread) answers while that transaction is open."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"gaps-{uuid.uuid4().hex[:8]}")
     await producer.start()
     try:
@@ -87,10 +92,7 @@ async def _gaps(bootstrap: str, topic: str) -> dict[int, int | None]:
             await (producer.commit_transaction() if commit else producer.abort_transaction())
         await producer.begin_transaction()
         await (await producer.send(topic, b"open", key=b"window"))
-        found = {
-            start: await asyncio.to_thread(first_committed_offset, bootstrap, topic, 0, start, 5.0)
-            for start in range(8)
-        }
+        found = await asyncio.to_thread(ask)
         await producer.abort_transaction()
         return found
     finally:
@@ -101,4 +103,33 @@ def test_first_committed_offset_steps_over_markers_and_aborted_records(kafka: Se
     """Stage two's word on a gap in the partials (`streams.worker.state.offsets`): from a marker or an
     aborted record, the next committed record; from the open transaction's record, none yet."""
     topic = _new_topic(kafka.bootstrap, partitions=1)
-    assert asyncio.run(_gaps(kafka.bootstrap, topic)) == {0: 0, 1: 4, 2: 4, 3: 4, 4: 4, 5: None, 6: None, 7: None}
+    assert asyncio.run(
+        _gaps(
+            kafka.bootstrap,
+            topic,
+            lambda: {s: first_committed_offset(kafka.bootstrap, topic, 0, s, 5.0) for s in range(8)},
+        )
+    ) == {0: 0, 1: 4, 2: 4, 3: 4, 4: 4, 5: None, 6: None, 7: None}
+
+
+def test_holds_committed_record_answers_only_what_it_read_past(kafka: Settings) -> None:
+    """A recovery's word on a changelog's last offsets (`streams.worker.transport.committed_reads`):
+    markers and aborted records hold none; the open transaction's record is not known yet."""
+    topic = _new_topic(kafka.bootstrap, partitions=1)
+
+    def ask() -> dict[tuple[int, int], bool | str]:
+        answers: dict[tuple[int, int], bool | str] = {}
+        for first, last in [(1, 3), (1, 4), (5, 5), (0, 0), (5, 6)]:
+            try:
+                answers[(first, last)] = holds_committed_record(kafka.bootstrap, topic, 0, first, last, 3.0)
+            except TimeoutError:
+                answers[(first, last)] = "unknown"
+        return answers
+
+    assert asyncio.run(_gaps(kafka.bootstrap, topic, ask)) == {
+        (1, 3): False,
+        (1, 4): True,
+        (5, 5): False,
+        (0, 0): True,
+        (5, 6): "unknown",
+    }
