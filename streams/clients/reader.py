@@ -62,6 +62,20 @@ def read_to_end(
         return records
 
 
+def _first_committed(consumer: KafkaConsumer, tp: TopicPartition, start: int, stop: int, deadline: float) -> int | None:
+    """The offset of the first committed record of `tp` from `start` on, read by `consumer`
+    (read_committed), or None once its position reached `stop` without one. Raises
+    TimeoutError at `deadline` (monotonic) before either."""
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    while consumer.position(tp) < stop:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{tp.topic}-{tp.partition}: not read to offset {stop} in time")
+        for batch in consumer.poll(timeout_ms=500, max_records=1).values():  # in offset order: the first decides
+            return int(min(record.offset for record in batch))
+    return None
+
+
 def first_committed_offset(
     bootstrap: str, topic: str, partition: int, start: int, timeout_s: float = 10.0, **client: Any
 ) -> int | None:
@@ -72,14 +86,11 @@ def first_committed_offset(
     broker's word on a gap that a group consumer's behaviour cannot prove (`streams.worker.state.offsets`)."""
     with _reader(bootstrap, topic, client) as (consumer, _):
         tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, start)
         end = consumer.end_offsets([tp])[tp]  # read_committed: the last stable offset
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) < end and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500, max_records=1).values():
-                return int(min(record.offset for record in batch))
-        return None
+        try:
+            return _first_committed(consumer, tp, start, end, time.monotonic() + timeout_s)
+        except TimeoutError:
+            return None
 
 
 def holds_committed_record(
@@ -93,16 +104,8 @@ def holds_committed_record(
     # from the log's start should `first` be gone (retention): the default would jump to the end
     with _reader(bootstrap, topic, {"auto_offset_reset": "earliest", **client}) as (consumer, _):
         tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, first)
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) <= last:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}-{partition}: not read past offset {last} within {timeout_s:.0f} s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                if any(record.offset <= last for record in batch):
-                    return True
-        return False
+        found = _first_committed(consumer, tp, first, last + 1, time.monotonic() + timeout_s)
+        return found is not None and found <= last
 
 
 def select_backlog(
