@@ -11,11 +11,12 @@ Recovery times are printed (`-s`) for docs/reliability.md.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,14 @@ share, fault or no fault (docs/reliability.md). Here the time rules never fire, 
 difference is a fault's."""
 
 
-def _records() -> list[OutRecord]:
+@functools.cache
+def _records() -> tuple[OutRecord, ...]:
+    """Generated once per run: every fault test loads the same scenario (about 4 s each)."""
     faults = Faults(dup_ratio=0.02, bad_ratio=0.005)
     stream = EventStream(scenario("livestream-burst"), seed=44, rate_per_s=0.6, duration_ms=6 * HOUR_MS, faults=faults)
     records = list(stream)
     start = min(r.event_time for r in records if r.kind != "malformed")
-    return [r for r in records if r.kind == "malformed" or r.event_time < start + TAIL_DAYS * DAY_MS]
+    return tuple(r for r in records if r.kind == "malformed" or r.event_time < start + TAIL_DAYS * DAY_MS)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ back: a worker that drained everything before the broker stopped proves nothing,
 at batch speed takes a preloaded scenario in seconds."""
 
 
-def _own_broker(tmp_path: Path, records: list[OutRecord]) -> Iterator[dict[str, Any]]:
+def _own_broker(tmp_path: Path, records: Sequence[OutRecord]) -> Iterator[dict[str, Any]]:
     settings = own_broker_settings(
         tmp_path / "kafka",
         f"cxkpi-{tmp_path.name[-12:]}",
