@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ import orjson
 from streams.config import Settings
 from streams.outputs import dead_letters
 from streams.outputs.metrics import Metrics
+from streams.worker.state.own_writes import last_offsets, move_read_offsets
 from streams.worker.transport.membership import GroupMembership, Member
 from streams.worker.transport.outbox import Delivery, Outbox
 from streams.worker.transport.transactions import Transactions
@@ -36,6 +37,11 @@ class Publisher:
         self.app = app
         self.metrics = metrics
         self.changelogs = changelogs  # table name -> its changelog topic
+        self._changelog_topics = frozenset(changelogs.values())
+        self.persistent = settings.store == "rocksdb"
+        self._written: dict[tuple[str, int], int] = {}
+        """(changelog, partition) -> the last offset this worker wrote there, acknowledged,
+        not yet handed to Faust's recovery (`move_read_offsets`)."""
         self._in_flight: list[Delivery] = []  # batches handed to the producer since the last `delivered()`
         self._dead_letter_origins: list[tuple[str, int, int]] = []  # (topic, partition, offset) since then
         self._submitting = asyncio.Lock()
@@ -75,7 +81,17 @@ class Publisher:
         """Exactly-once: what the block sends and the group's `offsets` commit together."""
         if self.transactions is None:
             return contextlib.nullcontext()
-        return self.transactions.transaction(offsets, self.delivered)
+        return self._committed(self.transactions, offsets)
+
+    @contextlib.asynccontextmanager
+    async def _committed(self, transactions: Transactions, offsets: dict[Any, int]) -> AsyncIterator[None]:
+        try:
+            async with transactions.transaction(offsets, self.delivered):
+                yield
+        except BaseException:
+            self._written.clear()  # aborted: none of it is in the changelogs
+            raise
+        self.move_read_offsets()  # committed
 
     async def still_member(self, member: Member | None) -> None:
         """At least once: a batch begun by a member the group has dropped since (a worker
@@ -131,6 +147,17 @@ class Publisher:
             self.app.log.error("a record could not be delivered (%r): stopping, the restart replays", error)
             await self.app.crash(error)
             raise error
+        if not self.persistent:  # see `streams.worker.state.own_writes`
+            for tp, offset in last_offsets(deliveries, self._changelog_topics).items():
+                self._written[tp] = max(offset, self._written.get(tp, -1))
+            if self.transactions is None:  # under exactly_once, once the transaction committed
+                self.move_read_offsets()
+
+    def move_read_offsets(self) -> None:
+        """Faust's recovery skips, at the next rebalance, what this worker wrote and had
+        acknowledged (and committed) so far (`streams.worker.state.own_writes`)."""
+        written, self._written = self._written, {}
+        move_read_offsets(self.app, written)
 
     def _drop_dead_letters(self, delivery: Delivery, error: BaseException, origins: list[tuple[str, int, int]]) -> None:
         """At least once, a batch of dead letters the broker refused is dropped, not retried:
