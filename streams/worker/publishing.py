@@ -21,7 +21,7 @@ import orjson
 from streams.config import Settings
 from streams.outputs import dead_letters
 from streams.outputs.metrics import Metrics
-from streams.worker.state.own_writes import last_offsets, move_read_offsets
+from streams.worker.state.own_writes import add_last_offsets, move_read_offsets
 from streams.worker.transport.membership import GroupMembership, Member
 from streams.worker.transport.outbox import Delivery, Outbox
 from streams.worker.transport.transactions import Transactions
@@ -148,8 +148,7 @@ class Publisher:
             await self.app.crash(error)
             raise error
         if not self.persistent:  # see `streams.worker.state.own_writes`
-            for tp, offset in last_offsets(deliveries, self._changelog_topics).items():
-                self._written[tp] = max(offset, self._written.get(tp, -1))
+            add_last_offsets(self._written, deliveries, self._changelog_topics)
             if self.transactions is None:  # under exactly_once, once the transaction committed
                 self.move_read_offsets()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-from streams.worker.state.own_writes import last_offsets, move_read_offsets
+from streams.worker.state.own_writes import add_last_offsets, move_read_offsets
 from streams.worker.transport.outbox import Delivery
 from tests.worker.fakes import TP
 
@@ -14,7 +14,7 @@ ORDERS_LOG, WINDOWS_LOG = "app-order-state-changelog", "app-window-state-changel
 
 
 class _Future:
-    """What `last_offsets` asks of a batch's future."""
+    """What `add_last_offsets` asks of a batch's future."""
 
     def __init__(self, base: int | None, error: bool) -> None:
         self._base, self._error = base, RuntimeError("refused") if error else None
@@ -42,7 +42,11 @@ def test_the_last_offset_is_each_partitions_highest_batch_end() -> None:
         _delivery(WINDOWS_LOG, 0, 3, base=None),  # not acknowledged yet
         _delivery(WINDOWS_LOG, 1, 3, base=None, error=True),
     ]
-    assert last_offsets(deliveries, {ORDERS_LOG, WINDOWS_LOG}) == {(ORDERS_LOG, 0): 114, (ORDERS_LOG, 1): 7}
+    last: dict[tuple[str, int], int] = {}
+    add_last_offsets(last, deliveries, {ORDERS_LOG, WINDOWS_LOG})
+    assert last == {(ORDERS_LOG, 0): 114, (ORDERS_LOG, 1): 7}
+    add_last_offsets(last, [_delivery(ORDERS_LOG, 0, 1, base=50)], {ORDERS_LOG})  # an earlier batch: never back
+    assert last == {(ORDERS_LOG, 0): 114, (ORDERS_LOG, 1): 7}
 
 
 def _app(offsets: dict[Any, int | None], rebalancing: bool = False, in_recovery: bool = False) -> Any:

@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from streams.worker.lifecycle import tables_ready
 from streams.worker.transport.outbox import Delivery
 
 
-def last_offsets(deliveries: Iterable[Delivery], topics: Collection[str]) -> dict[tuple[str, int], int]:
-    """(topic, partition) -> the offset of the last record acknowledged there, for `topics`.
-    A batch's future holds its base offset; a delivery not done or failed is left out."""
-    last: dict[tuple[str, int], int] = {}
+def add_last_offsets(last: dict[tuple[str, int], int], deliveries: Iterable[Delivery], topics: Collection[str]) -> None:
+    """Raises `last` ((topic, partition) -> the offset of the last record acknowledged there)
+    to what `deliveries` wrote to `topics`. A batch's future holds its base offset; a
+    delivery not done or failed is left out."""
     for delivery in deliveries:
         if delivery.topic not in topics or not delivery.future.done() or delivery.future.exception():
             continue
@@ -41,16 +42,14 @@ def last_offsets(deliveries: Iterable[Delivery], topics: Collection[str]) -> dic
         key = (delivery.topic, delivery.partition)
         if offset > last.get(key, -1):
             last[key] = offset
-    return last
 
 
 def move_read_offsets(app: Any, written: dict[tuple[str, int], int]) -> int:
     """Moves Faust's read offset of each assigned changelog partition in `written` up to the
     offset written there; returns how many moved. Nothing moves during a rebalance or recovery."""
-    recovery = app.tables.recovery
-    if app.rebalancing or app.in_recovery or recovery.in_recovery:
+    if not tables_ready(app):
         return 0
-    offsets, moved = recovery.active_offsets, 0
+    offsets, moved = app.tables.recovery.active_offsets, 0
     for tp in list(offsets):
         last = written.get((tp.topic, tp.partition))
         read = offsets[tp]
