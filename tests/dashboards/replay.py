@@ -43,9 +43,9 @@ from tests.conftest import REPO
 
 ALERTMANAGER_CONFIG = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
 EVENT_S_PER_RULE_S = 30.0
-"""Event seconds per second of the shrunk rules' clock: a replay at 1800x runs rules shrunk
-60x (5 min -> 5 s, the shortest a 1 s scrape allows), so a 5-minute window spans 2.5 h of
-event time. The same for every replay, so their results compare."""
+"""Event seconds per second of the shrunk rules' clock, by default: a replay at 1800x runs
+rules shrunk 60x (5 min -> 5 s, the shortest a 1 s scrape allows), so a 5-minute window
+spans 2.5 h of event time."""
 POLL_S = 0.5
 
 
@@ -61,10 +61,12 @@ class Replay:
     seed: int = 7
     warm_h: int = 0
     """Hours from the start sent unpaced before Prometheus starts (the world's history)."""
+    event_s_per_rule_s: float = EVENT_S_PER_RULE_S
+    """How much longer in event time a rule's windows and `for:` are than in production."""
 
     @property
     def rule_scale(self) -> float:
-        return self.speedup / EVENT_S_PER_RULE_S
+        return self.speedup / self.event_s_per_rule_s
 
     def stream(self) -> EventStream:
         duration = self.hours * HOUR_MS

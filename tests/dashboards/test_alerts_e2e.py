@@ -33,15 +33,20 @@ from streams.generator.stream import Faults
 from streams.local import broker as local_broker
 from streams.local.alert_history import fired_alerts
 from streams.local.worker import own_broker_settings
-from tests.dashboards.replay import EVENT_S_PER_RULE_S, Replay, Stack, replay_and_watch, send_tail, stack
+from tests.dashboards.replay import Replay, Stack, replay_and_watch, send_tail, stack
 from tests.dashboards.tools import alertmanager, prometheus
 
 pytestmark = pytest.mark.kafka
 
 REPLAYS = {
     "steady": Replay("steady", EXPECTED["steady"].hours, speedup=1800, rate=0.1),
-    # the burst detector needs 20 orders in 5 min from one merchant: more orders, at a third of the pace
-    "livestream-burst": Replay("livestream-burst", EXPECTED["livestream-burst"].hours, speedup=600, rate=0.3),
+    # the burst detector needs 20 orders in 5 min from one merchant: more orders, at a third of the pace.
+    # Its rule's `for:` (1 min) stretched 30x would be 30 min of event time, about as long as the
+    # detector flags the hour-long burst: on that edge the test missed the page twice (2026-12-07).
+    # Stretched 10x it is 10 min, and the rules still shrink 60x (5 min -> 5 s).
+    "livestream-burst": Replay(
+        "livestream-burst", EXPECTED["livestream-burst"].hours, speedup=600, rate=0.3, event_s_per_rule_s=10.0
+    ),
     # some records late past the 10 min grace and a few malformed: the processor dashboard shows them
     "carrier-outage": Replay(
         "carrier-outage",
@@ -90,11 +95,11 @@ def scored() -> Iterator[dict[str, Scored]]:
 def write_doc(path: Path, results: dict[str, Scored]) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     paces = [
-        "| scenario | replayed | pace | rules shrunk | wall time |",
-        "|---|---|---|---|---|",
+        "| scenario | replayed | pace | rules shrunk | rules stretched in event time | wall time |",
+        "|---|---|---|---|---|---|",
         *(
             f"| {name} | {_span(REPLAYS[name])} | {REPLAYS[name].speedup:g}x | {REPLAYS[name].rule_scale:g}x "
-            f"| {s.wall_s:.0f} s |"
+            f"| {REPLAYS[name].event_s_per_rule_s:g}x | {s.wall_s:.0f} s |"
             for name, s in results.items()
         ),
     ]
@@ -109,10 +114,9 @@ def write_doc(path: Path, results: dict[str, Scored]) -> None:
         f"Measured {now}, {sum(s.wall_s for s in results.values()):.0f} s of replays in all:\n\n"
         f"```sh\n{DOC_ENV}={path} .venv/bin/python -m pytest tests/dashboards/test_alerts_e2e.py\n```\n\n"
         + "\n".join(paces)
-        + "\n\nTimes below are hours of event time since the scenario's start. One second of the shrunk\n"
-        f"rules' clock is {EVENT_S_PER_RULE_S:g} s of event time, so a rule's windows and `for:` span\n"
-        f"{EVENT_S_PER_RULE_S:g}x the event time they span in production, and so does its time to fire.\n\n"
-        + table([s.quality for s in results.values()]),
+        + "\n\nTimes below are hours of event time since the scenario's start. A rule's windows and `for:`\n"
+        "span the event time they span in production times the scenario's stretch (the pace over the\n"
+        "rules' shrink), and so does its time to fire.\n\n" + table([s.quality for s in results.values()]),
         encoding="utf-8",
     )
 
@@ -124,7 +128,7 @@ def _span(replay: Replay) -> str:
 
 def _replay_and_score(stack: Stack, replay: Replay, scored: dict[str, Scored], started: float) -> Quality:
     episodes, _ = replay_and_watch(stack, replay, SETTLE_S)
-    quality = classify(EXPECTED[replay.scenario], episodes, EVENT_S_PER_RULE_S)
+    quality = classify(EXPECTED[replay.scenario], episodes, replay.event_s_per_rule_s)
     scored[replay.scenario] = Scored(quality, time.monotonic() - started)
     print(f"\n{replay.scenario}: {scored[replay.scenario].wall_s:.0f} s\n" + table([quality]))
     return quality
