@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from streams.kpis.catalog import KPI_BY_NAME, Agg
-from streams.kpis.windows import PartitionWindows
+from streams.kpis.windows import PartitionWindows, Program
 
 _Route = tuple[tuple[str, ...], str]
 """A dimension set and its key prefix ('kpi|' or 'kpi|dim=')."""
@@ -71,7 +71,7 @@ class Context:
                 )
                 self._plans[kpi.name] = (kpi.width, int(kpi.settle_s * 1000), routes)
         self._fanouts: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]] = {}
-        self._programs: dict[tuple[object, ...], tuple[_Step, ...]] = {}
+        self._programs: dict[tuple[object, ...], Program] = {}
         self._recording: list[_Step] | None = None
 
     # -- recorded programs ------------------------------------------------------------
@@ -82,13 +82,12 @@ class Context:
         For updates that depend only on their signature and time (a payment's: about 30
         additions from its dimensions and flags, bounded by the contract's enums). Resolving
         each KPI's keys and groups anew per payment was 37% of the compiled core's
-        instructions (callgrind, 2026-12-07); the replay adds the same vectors in the same order."""
+        instructions (callgrind, 2026-12-07); replayed, the payment is counted against each of
+        its window groups, and the additions are made when a group is read (`Program`)."""
         program = self._programs.get(signature)
         if program is None:
             return False
-        add = self.windows.add
-        for keys, width, _, settle_ms, updates, sizes in program:
-            add(keys, width, t_ms, settle_ms, updates, sizes)
+        self.windows.count(program, t_ms)
         return True
 
     def record(self) -> None:
@@ -102,7 +101,12 @@ class Context:
         steps, self._recording = self._recording or [], None
         if any(step[2] != t_ms for step in steps):  # a replay would move them to t_ms
             raise ValueError(f"a recorded update of {signature} is attributed to another time than {t_ms}")
-        self._programs[signature] = tuple(steps)
+        fractional = {kpi for step in steps for kpi in _kpis(step[0]) if KPI_BY_NAME[kpi].agg in FRACTIONAL}
+        if fractional:  # a deferred count is exact only where every addition is a whole number
+            raise ValueError(f"{signature} records {', '.join(sorted(fractional))}, whose sums need not be whole")
+        self._programs[signature] = self.windows.program(
+            (keys, width, settle_ms, updates, sizes) for keys, width, _, settle_ms, updates, sizes in steps
+        )
 
     def _add(
         self,
@@ -174,6 +178,16 @@ class Context:
         if plan is not None:
             bucket = 2 + bisect_left(kpi.buckets, seconds)
             self._add(plan, values, t_ms, ((0, 1.0), (1, seconds), (bucket, 1.0)))
+
+
+FRACTIONAL = (Agg.MEAN, Agg.HISTOGRAM)
+"""Aggregations whose vectors take fractional amounts (a mean's sum, seconds): a recorded
+program, counted and added later (`Program`), must not add to them, as other events' fractions
+would then be summed in another order. Counts and ratios take whole numbers only."""
+
+
+def _kpis(keys: tuple[str, ...]) -> set[str]:
+    return {key.partition("|")[0] for key in keys}
 
 
 def _fraction(num: float, den: float) -> tuple[tuple[int, float], ...]:

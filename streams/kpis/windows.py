@@ -45,6 +45,55 @@ GroupKey = tuple[int, int, int]
 """(window size ms, window start ms, settle ms)"""
 Group = dict[str, Vector]
 """An open window group: KPI key -> its vector."""
+Updates = tuple[tuple[int, float], ...]
+"""(vector index, amount) pairs added to each of a step's keys."""
+ProgramStep = tuple[tuple[str, ...], int, int, Updates, tuple[int, ...]]
+"""One `add` of a program: keys, width, settle ms, updates, window sizes."""
+
+
+class Layout:
+    """Where each key's cells lie in the flat counts of one kind of window group (a window
+    size and settle): the keys counted programs add to, in the order they were first seen."""
+
+    __slots__ = ("cells", "keys", "offsets")
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}
+        self.keys: list[tuple[str, int, int]] = []
+        """(key, offset, width) of each key, by offset."""
+        self.cells = 0
+
+    def offset(self, key: str, width: int) -> int:
+        at = self.offsets.get(key)
+        if at is None:
+            at = self.offsets[key] = self.cells
+            self.keys.append((key, at, width))
+            self.cells += width
+        return at
+
+
+class Program:
+    """Window additions that depend only on a signature and a time (a payment's, `Context.replay`):
+    for each kind of window group they go to, the cells they add 1 to, as indices into the
+    group's flat counts (`Layout`). `PartitionWindows.count` adds to those counts; they join the
+    group's vectors when it is read (closed, reported, drained or `open` looked at).
+
+    A payment added about 30 cells through 8 `add` calls, each cell a key's look-up in a dict
+    of vectors; counted, it adds 1 to a list's items. Every amount must be 1, and every other
+    addition to its keys a whole number (`Context.recorded` refuses means and histograms): then
+    the sums are the same in any order (whole numbers under 2**53 are exact), and a key with a
+    count above 0 is one the additions would have created. Built by `PartitionWindows.program`."""
+
+    __slots__ = ("targets",)
+
+    def __init__(self, targets: tuple[tuple[int, int, tuple[int, ...], int], ...]) -> None:
+        self.targets = targets
+        """(settle ms, window size, indices, cells added: the late updates if its window closed),
+        per kind of group."""
+
+
+Kept = tuple[int, Group, list[float]]
+"""A group `add` and `count` found last for a (settle, size): its start, vectors and counts."""
 
 
 @dataclass
@@ -83,7 +132,12 @@ class PartitionWindows:
     provisional_through: dict[tuple[int, int], int] = field(default_factory=dict)
     """(size, settle > 0) -> end of the last cohort window reported provisionally."""
     idle: set[str] = field(default_factory=set)
-    open: dict[GroupKey, dict[str, Vector]] = field(default_factory=dict)
+    _open: dict[GroupKey, Group] = field(default_factory=dict, init=False, repr=False)
+    """The open groups' vectors, less their pending counts (`open` adds those first)."""
+    _counts: dict[GroupKey, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Each open group's flat counts of programs (`Program`, `Layout`), since it was last read.
+    Only a group in `changed` has any above 0: each way out of `changed` (a drain, a provisional
+    report, closing) reads the group first."""
     late_updates: int = 0
     changed: set[GroupKey] = field(default_factory=set)
     """Open groups added to, or closed, since the shell last persisted them (`drain_changed`),
@@ -117,8 +171,10 @@ class PartitionWindows:
     _ending: bool = field(default=False, init=False, repr=False, compare=False)
     _seen_all: bool = field(default=False, init=False, repr=False, compare=False)
     """Every expected topic has been seen: the watermark exists from now on."""
-    _hot: dict[int, dict[int, tuple[int, Group]]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """settle ms -> window size -> (start, group): the open group `add` last found for them,
+    _layouts: dict[tuple[int, int], Layout] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """(window size, settle ms) -> the layout of its groups' counts."""
+    _hot: dict[int, dict[int, Kept]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """settle ms -> window size -> (start, group, pending): the open group `add` last found for them,
     not late and its `before` taken. An event's updates go to the same few groups (a paid
     order's 8 calls), and finding them anew per call cost the in-process core 5% (6,846
     against 7,235 events per CPU second, 3 alternating rounds, 2026-12-02). Valid until a
@@ -128,7 +184,14 @@ class PartitionWindows:
         self.newest = max(self.topic_max.values(), default=None)
         # set here as well: compiled (`streams.native`), fields with init=False are not set from their defaults
         self._holding, self._holding_known, self._ending, self._seen_all = None, False, False, False
-        self._hot = {}
+        self._hot, self._open, self._counts, self._layouts = {}, {}, {}, {}
+
+    @property
+    def open(self) -> dict[GroupKey, Group]:
+        """Every open group's vectors, pending counts added."""
+        for group in self._counts:
+            self._flush(group)
+        return self._open
 
     def watermark(self) -> int | None:
         if not self._holding_known:
@@ -221,9 +284,70 @@ class PartitionWindows:
                 for index, amount in updates:
                     vector[index] += amount
 
-    def _keep(
-        self, hot: dict[int, tuple[int, Group]], attributed_ms: int, size: int, settle_ms: int, late: int
-    ) -> tuple[int, Group] | None:
+    def program(self, steps: Iterable[ProgramStep]) -> Program:
+        """The `Program` of these `add` calls (every amount 1, see `Program`)."""
+        by_target: dict[tuple[int, int], list[int]] = {}
+        for keys, width, settle_ms, updates, sizes in steps:
+            if any(amount != 1.0 for _, amount in updates):
+                raise ValueError(f"a counted program adds 1 to each cell, not {updates}")
+            for size in sizes:
+                layout = self._layouts.get((size, settle_ms))
+                if layout is None:
+                    layout = self._layouts[(size, settle_ms)] = Layout()
+                indices = by_target.setdefault((size, settle_ms), [])
+                for key in keys:
+                    at = layout.offset(key, width)
+                    indices.extend(at + index for index, _ in updates)
+        for (size, settle_ms), layout in self._layouts.items():  # room for the keys laid out just now
+            for (group_size, _, group_settle), counts in self._counts.items():
+                if group_size == size and group_settle == settle_ms and len(counts) < layout.cells:
+                    counts.extend([0.0] * (layout.cells - len(counts)))
+        return Program(tuple((settle, size, tuple(at), len(at)) for (size, settle), at in by_target.items()))
+
+    def count(self, program: Program, attributed_ms: int) -> None:
+        """Add 1 to each cell of `program` at `attributed_ms`, in each of its window groups; an
+        addition to a closed window counts its cells as late updates, as `add` does."""
+        hots = self._hot
+        for settle_ms, size, indices, cells in program.targets:
+            hot = hots.get(settle_ms)
+            if hot is None:
+                hot = hots[settle_ms] = {}
+            kept = hot.get(size)
+            if kept is None or not kept[0] <= attributed_ms < kept[0] + size:
+                kept = self._keep(hot, attributed_ms, size, settle_ms, cells)
+                if kept is None:
+                    continue
+            counts = kept[2]  # as long as its layout (`program`)
+            for at in indices:
+                counts[at] += 1.0
+
+    def _flush(self, key_group: GroupKey) -> None:
+        """Add an open group's counts to its vectors, and zero them."""
+        counts = self._counts.get(key_group)
+        if not counts or not any(counts):
+            return
+        group = self._open[key_group]
+        for key, at, width in self._layouts[(key_group[0], key_group[2])].keys:
+            if any(counts[at : at + width]):
+                vector = group.get(key)
+                if vector is None:
+                    vector = group[key] = [0.0] * width
+                for index in range(width):
+                    vector[index] += counts[at + index]
+        counts[:] = [0.0] * len(counts)
+
+    def _read(self, key_group: GroupKey) -> Group:
+        """An open group's vectors, its counts added."""
+        self._flush(key_group)
+        return self._open[key_group]
+
+    def _take(self, key_group: GroupKey) -> Group:
+        """A closing group's vectors, out of the open ones."""
+        self._flush(key_group)
+        self._counts.pop(key_group, None)
+        return self._open.pop(key_group)
+
+    def _keep(self, hot: dict[int, Kept], attributed_ms: int, size: int, settle_ms: int, late: int) -> Kept | None:
         """(start, open group) of `attributed_ms` in windows of `size`, created and its `before`
         taken as needed, and kept in `hot` (`_hot` of `settle_ms`); None if that window closed,
         and `late` late updates are counted."""
@@ -233,14 +357,18 @@ class PartitionWindows:
             self.late_updates += late
             return None
         key_group = (size, start, settle_ms)
-        group = self.open.get(key_group)
+        group = self._open.get(key_group)
         if key_group not in self.changed:  # its first change since the last drain or provisional report
-            self.changed.add(key_group)
+            self.changed.add(key_group)  # so its counts are all 0 (see `_counts`)
             if key_group not in self.before:  # not changed since the last drain
                 self.before[key_group] = _snapshot(group)
         if group is None:
-            group = self.open[key_group] = {}
-        kept = hot[size] = (start, group)
+            group = self._open[key_group] = {}
+        counts = self._counts.get(key_group)
+        if counts is None:
+            layout = self._layouts.get((size, settle_ms))
+            counts = self._counts[key_group] = [0.0] * (0 if layout is None else layout.cells)
+        kept = hot[size] = (start, group, counts)
         return kept
 
     def end_input(self) -> None:
@@ -268,7 +396,7 @@ class PartitionWindows:
                 last = self.closed_through.get((size, settle))
                 if last is None:
                     # first watermark: windows before the earliest open one had no data here
-                    opened = [start for (sz, start, st) in self.open if sz == size and st == settle]
+                    opened = [start for (sz, start, st) in self._open if sz == size and st == settle]
                     last = min([*opened, horizon - horizon % size])
                     self.closed_through[(size, settle)] = last
                 end = last + size
@@ -276,11 +404,11 @@ class PartitionWindows:
                     continue
                 final_end = horizon - horizon % size
                 for group in sorted(
-                    g for g in self.open if g[0] == size and g[2] == settle and g[1] + size <= final_end
+                    g for g in self._open if g[0] == size and g[2] == settle and g[1] + size <= final_end
                 ):
                     self.changed.add(group)
                     self.refreshable.discard(group)
-                    yield ClosedWindow(size, group[1], settle, self.open.pop(group))
+                    yield ClosedWindow(size, group[1], settle, self._take(group))
                 self.closed_through[(size, settle)] = final_end
 
     def close_all(self) -> Iterator[ClosedWindow]:
@@ -291,12 +419,12 @@ class PartitionWindows:
         an event that still comes count as late."""
         self._hot.clear()
         horizons = {(size, settle) for size in self.sizes_ms for settle in self.settles_ms}
-        horizons |= {(size, settle) for size, _, settle in self.open}
+        horizons |= {(size, settle) for size, _, settle in self._open}
         for size, settle in sorted(horizons):
-            for group in sorted(g for g in self.open if g[0] == size and g[2] == settle):
+            for group in sorted(g for g in self._open if g[0] == size and g[2] == settle):
                 self.changed.add(group)
                 self.refreshable.discard(group)
-                yield ClosedWindow(size, group[1], settle, self.open.pop(group))
+                yield ClosedWindow(size, group[1], settle, self._take(group))
             self.closed_through[(size, settle)] = END_OF_INPUT_MS
 
     def provisional_due(self) -> Iterator[ClosedWindow]:
@@ -314,14 +442,15 @@ class PartitionWindows:
         self._note_stale()
         self._hot.clear()  # a reported group leaves `changed`: its next addition must go through `_keep`
         for (size, settle), (last, through) in advanced.items():
-            due = {g for g in self.open if g[0] == size and g[2] == settle and last < g[1] + size <= through}
+            due = {g for g in self._open if g[0] == size and g[2] == settle and last < g[1] + size <= through}
             stale = {g for g in self.stale_provisional if g[0] == size and g[2] == settle}
             self.stale_provisional -= stale
-            for group in sorted(due | (stale & self.open.keys())):
+            for group in sorted(due | (stale & self._open.keys())):
+                vectors = self._read(group)  # before it leaves `changed`
                 self.changed.discard(group)  # still in `before` if added to since the last drain
                 if refreshed(size):
                     self.refreshable.add(group)
-                yield ClosedWindow(size, group[1], settle, _copy(self.open[group]) or {})
+                yield ClosedWindow(size, group[1], settle, _copy(vectors) or {})
             self.provisional_through[(size, settle)] = through
 
     def _provisional_advances(self, wm: int) -> dict[tuple[int, int], tuple[int, int]]:
@@ -334,7 +463,7 @@ class PartitionWindows:
                 through = wm - wm % size
                 last = self.provisional_through.get((size, settle))
                 if last is None:
-                    opened = [start for (sz, start, st) in self.open if sz == size and st == settle]
+                    opened = [start for (sz, start, st) in self._open if sz == size and st == settle]
                     last = min([*opened, through])
                 if through > last:
                     advanced[(size, settle)] = (last, through)
@@ -352,9 +481,11 @@ class PartitionWindows:
         """Each group changed since the last drain: (its vectors, or None once it closed;
         the vectors it had before the first change since the last drain as JSON, or None)."""
         self._note_stale()  # before `changed` is cleared: the next advance re-reports these
+        for group in self.changed:  # the only groups with pending counts
+            self._flush(group)
         # a group reported since its last addition left `changed` but not `before`
         groups = self.changed.union(self.before)
-        changed = {group: (self.open.get(group), self.before.get(group)) for group in groups}
+        changed = {group: (self._open.get(group), self.before.get(group)) for group in groups}
         self.changed.clear()
         self.before.clear()
         self._hot.clear()
@@ -401,15 +532,15 @@ class PartitionWindows:
             self.late_updates = progress["late_updates"]
             self.batch = progress.get("batch", 0)
             self.input_offsets = dict(progress.get("input_offsets", {}))
-        self.open = {}
+        self._open, self._counts = {}, {}
         for (size, start, settle), vectors in groups:
             closed = self.closed_through.get((size, settle))
             if vectors is not None and (closed is None or start + size > closed):
-                self.open[(size, start, settle)] = vectors
+                self._open[(size, start, settle)] = vectors
         for group in rolled_back:
             self.changed.add(group)
-            self.before[group] = _snapshot(self.open.get(group))
-        for size, start, settle in self.open:
+            self.before[group] = _snapshot(self._open.get(group))
+        for size, start, settle in self._open:
             reported = self.provisional_through.get((size, settle))
             if settle and reported is not None and start + size <= reported and refreshed(size):
                 self.stale_provisional.add((size, start, settle))

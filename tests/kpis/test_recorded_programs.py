@@ -78,3 +78,11 @@ def test_an_update_that_fails_while_recording_leaves_no_program() -> None:
         areas.on_paid(ctx, broken, {"event_time": 1_000})
     assert ctx._recording is None and not ctx._programs
     assert ctx.windows.open  # what came before the failure was added
+
+
+def test_a_recording_of_a_kpi_with_fractional_sums_is_refused() -> None:
+    ctx = _context()
+    ctx.record()
+    ctx.ratio("satisfaction_mean", {"handled_by": "merchant"}, 5_000, 1.0)  # ones, but ratings add 4 and 5
+    with pytest.raises(ValueError, match="satisfaction_mean"):
+        ctx.recorded(("x",), 5_000)
