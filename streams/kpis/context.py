@@ -101,7 +101,8 @@ class Context:
         steps, self._recording = self._recording or [], None
         if any(step[2] != t_ms for step in steps):  # a replay would move them to t_ms
             raise ValueError(f"a recorded update of {signature} is attributed to another time than {t_ms}")
-        fractional = {kpi for step in steps for kpi in _kpis(step[0]) if KPI_BY_NAME[kpi].agg in FRACTIONAL}
+        kpis = {parse_dims(key)[0] for step in steps for key in step[0]}
+        fractional = {kpi for kpi in kpis if KPI_BY_NAME[kpi].agg in FRACTIONAL}
         if fractional:  # a deferred count is exact only where every addition is a whole number
             raise ValueError(f"{signature} records {', '.join(sorted(fractional))}, whose sums need not be whole")
         self._programs[signature] = self.windows.program(
@@ -184,10 +185,6 @@ FRACTIONAL = (Agg.MEAN, Agg.HISTOGRAM)
 """Aggregations whose vectors take fractional amounts (a mean's sum, seconds): a recorded
 program, counted and added later (`Program`), must not add to them, as other events' fractions
 would then be summed in another order. Counts and ratios take whole numbers only."""
-
-
-def _kpis(keys: tuple[str, ...]) -> set[str]:
-    return {key.partition("|")[0] for key in keys}
 
 
 def _fraction(num: float, den: float) -> tuple[tuple[int, float], ...]:
